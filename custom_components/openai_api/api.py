@@ -1,0 +1,325 @@
+"""Async client for the OpenAI REST endpoints this integration uses.
+
+It knows nothing of Home Assistant: it takes an aiohttp session (HA's shared one in
+production) and maps every failure to an `OpenAIError` subclass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import json
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aiohttp
+
+DEFAULT_TIMEOUT = 30.0
+# Error bodies are unbounded (a misbehaving proxy may send a whole HTML page): keep this much.
+_MAX_ERROR_TEXT = 500
+
+
+class OpenAIError(Exception):
+    """An OpenAI request failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_type = error_type
+        self.param = param
+        self.code = code
+        self.request_id = request_id
+
+
+class OpenAIBadRequestError(OpenAIError):
+    """The API rejected the request (400, 404, 409, 422)."""
+
+
+class OpenAIAuthenticationError(OpenAIError):
+    """The API key is invalid or revoked (401)."""
+
+
+class OpenAIPermissionError(OpenAIError):
+    """The key may not use this resource (403)."""
+
+
+class OpenAIRateLimitError(OpenAIError):
+    """Too many requests or quota exhausted (429)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class OpenAIServerError(OpenAIError):
+    """The API failed on its side (5xx)."""
+
+
+class OpenAIConnectionError(OpenAIError):
+    """The host could not be reached or dropped the connection."""
+
+
+class OpenAITimeoutError(OpenAIError):
+    """The API did not answer in time."""
+
+
+class OpenAIResponseError(OpenAIError):
+    """The API answered with something that is not what the contract promises."""
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeCall:
+    """A WebRTC call created through `POST /realtime/calls`."""
+
+    call_id: str
+    sdp_answer: str
+    location: str
+
+
+def normalize_base_url(url: str) -> str:
+    """Return the base URL without trailing slashes or surrounding blanks."""
+    return url.strip().rstrip("/")
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP date: rare for OpenAI, not worth a parser
+    return max(seconds, 0.0)
+
+
+class OpenAIClient:
+    """The subset of the OpenAI API this integration calls."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        api_key: str,
+        base_url: str,
+        *,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._session = session
+        self._api_key = api_key
+        self.base_url = normalize_base_url(base_url)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        headers = {"Authorization": f"Bearer {api_key}"}
+        # Azure OpenAI's v1 endpoint authenticates keys with `api-key`, not a bearer token.
+        host = urlsplit(self.base_url).hostname or ""
+        if host.endswith((".azure.com", ".azure-api.net")):
+            headers["api-key"] = api_key
+        if organization:
+            headers["OpenAI-Organization"] = organization
+        if project:
+            headers["OpenAI-Project"] = project
+        self._headers = headers
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a request (for the sideband WebSocket)."""
+        return dict(self._headers)
+
+    def url(self, path: str) -> str:
+        """Return the absolute URL of an API path such as `/models`."""
+        return f"{self.base_url}{path}"
+
+    def websocket_url(self, path: str, **query: str) -> str:
+        """Return the ws(s) URL of an API path with a query string."""
+        parts = urlsplit(self.url(path))
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        qs = "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
+        return urlunsplit((scheme, parts.netloc, parts.path, qs, ""))
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        expect: str = "json",
+    ) -> tuple[Any, aiohttp.ClientResponse]:
+        """Send a request; return the decoded body and the response."""
+        all_headers = {**self._headers, **(headers or {})}
+        try:
+            async with self._session.request(
+                method,
+                self.url(path),
+                json=json_body,
+                data=data,
+                headers=all_headers,
+                timeout=self._timeout,
+            ) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise _error_from_response(resp, raw)
+                if expect == "json":
+                    try:
+                        return json.loads(raw), resp
+                    except ValueError as err:
+                        raise OpenAIResponseError(
+                            "The API answered with invalid JSON",
+                            status=resp.status,
+                            request_id=resp.headers.get("x-request-id"),
+                        ) from err
+                return raw.decode("utf-8", errors="replace"), resp
+        except TimeoutError as err:
+            raise OpenAITimeoutError(f"No answer within {self._timeout.total:.0f} s") from err
+        except aiohttp.ClientError as err:
+            raise OpenAIConnectionError(
+                f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
+            ) from err
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """Return the models the key can see (a cheap authenticated call)."""
+        body, resp = await self._request("GET", "/models")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise OpenAIResponseError(
+                "The model list has no `data` array", request_id=resp.headers.get("x-request-id")
+            )
+        return data
+
+    async def create_client_secret(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Mint an ephemeral Realtime client secret; `payload` is sent unchanged."""
+        body, resp = await self._request("POST", "/realtime/client_secrets", json_body=payload)
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("value"), str)
+            or not isinstance(body.get("expires_at"), int)
+            or not isinstance(body.get("session"), dict)
+        ):
+            raise OpenAIResponseError(
+                "The client secret response lacks `value`, `expires_at` or `session`",
+                request_id=resp.headers.get("x-request-id"),
+            )
+        return body
+
+    async def create_call(
+        self,
+        sdp_offer: str,
+        session_config: dict[str, Any],
+        *,
+        safety_identifier: str | None = None,
+    ) -> RealtimeCall:
+        """Create a WebRTC call with the API key: multipart `sdp` + `session`."""
+        form = aiohttp.FormData()
+        form.add_field("sdp", sdp_offer, content_type="application/sdp")
+        form.add_field("session", json.dumps(session_config), content_type="application/json")
+        headers = {"OpenAI-Safety-Identifier": safety_identifier} if safety_identifier else None
+        answer, resp = await self._request(
+            "POST", "/realtime/calls", data=form, headers=headers, expect="text"
+        )
+        location = resp.headers.get("Location", "")
+        call_id = location.rstrip("/").rsplit("/", 1)[-1]
+        if not call_id.startswith("rtc_") or not answer.startswith("v=0"):
+            raise OpenAIResponseError(
+                "The call answer lacks an SDP body or a `Location` with the call id",
+                status=resp.status,
+                request_id=resp.headers.get("x-request-id"),
+            )
+        return RealtimeCall(call_id=call_id, sdp_answer=answer, location=location)
+
+    async def hangup_call(self, call_id: str) -> None:
+        """End a call (`POST /realtime/calls/{call_id}/hangup`)."""
+        await self._request(
+            "POST", f"/realtime/calls/{quote(call_id, safe='')}/hangup", expect="text"
+        )
+
+    async def connect_sideband(self, call_id: str) -> aiohttp.ClientWebSocketResponse:
+        """Open the server-side WebSocket of a call (`/realtime?call_id=...`)."""
+        try:
+            return await self._session.ws_connect(
+                self.websocket_url("/realtime", call_id=call_id),
+                headers=self._headers,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
+                heartbeat=30.0,
+                max_msg_size=16 * 1024 * 1024,
+            )
+        except aiohttp.WSServerHandshakeError as err:
+            if err.status == 401:
+                raise OpenAIAuthenticationError(
+                    "The API key was rejected", status=401
+                ) from err
+            raise OpenAIConnectionError(
+                f"Sideband handshake failed with HTTP {err.status}", status=err.status
+            ) from err
+        except TimeoutError as err:
+            raise OpenAITimeoutError("Sideband connection timed out") from err
+        except aiohttp.ClientError as err:
+            raise OpenAIConnectionError(
+                f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
+            ) from err
+
+
+def _error_from_response(resp: aiohttp.ClientResponse, raw: bytes) -> OpenAIError:
+    """Map an HTTP error response and its OpenAI error envelope to an exception."""
+    status = resp.status
+    request_id = resp.headers.get("x-request-id")
+    message = f"HTTP {status}"
+    error_type = param = code = None
+    try:
+        envelope = json.loads(raw)
+    except ValueError:
+        text = raw.decode("utf-8", errors="replace").strip()
+        if text:
+            message = f"HTTP {status}: {text[:_MAX_ERROR_TEXT]}"
+    else:
+        error = envelope.get("error") if isinstance(envelope, dict) else None
+        if isinstance(error, dict):
+            message = str(error.get("message") or message)[:_MAX_ERROR_TEXT]
+            error_type = _str_or_none(error.get("type"))
+            param = _str_or_none(error.get("param"))
+            code = _str_or_none(error.get("code"))
+    kwargs: dict[str, Any] = {
+        "status": status,
+        "error_type": error_type,
+        "param": param,
+        "code": code,
+        "request_id": request_id,
+    }
+    if status == 401:
+        return OpenAIAuthenticationError(message, **kwargs)
+    if status == 403:
+        return OpenAIPermissionError(message, **kwargs)
+    if status == 429:
+        return OpenAIRateLimitError(
+            message, retry_after=_parse_retry_after(resp.headers.get("Retry-After")), **kwargs
+        )
+    if status >= 500:
+        return OpenAIServerError(message, **kwargs)
+    return OpenAIBadRequestError(message, **kwargs)
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+__all__ = [
+    "OpenAIAuthenticationError",
+    "OpenAIBadRequestError",
+    "OpenAIClient",
+    "OpenAIConnectionError",
+    "OpenAIError",
+    "OpenAIPermissionError",
+    "OpenAIRateLimitError",
+    "OpenAIResponseError",
+    "OpenAIServerError",
+    "OpenAITimeoutError",
+    "RealtimeCall",
+]
