@@ -6,6 +6,7 @@ production) and maps every failure to an `OpenAIError` subclass.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 import json
 from typing import Any
@@ -195,6 +196,14 @@ class OpenAIClient:
             )
         return data
 
+    async def verify(self) -> None:
+        """Check that the host answers and accepts the key.
+
+        A restricted key that may not list models (403) still proves it authenticates.
+        """
+        with contextlib.suppress(OpenAIPermissionError):
+            await self.list_models()
+
     async def create_client_secret(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Mint an ephemeral Realtime client secret; `payload` is sent unchanged."""
         body, resp = await self._request("POST", "/realtime/client_secrets", json_body=payload)
@@ -253,9 +262,7 @@ class OpenAIClient:
             )
         except aiohttp.WSServerHandshakeError as err:
             if err.status == 401:
-                raise OpenAIAuthenticationError(
-                    "The API key was rejected", status=401
-                ) from err
+                raise OpenAIAuthenticationError("The API key was rejected", status=401) from err
             raise OpenAIConnectionError(
                 f"Sideband handshake failed with HTTP {err.status}", status=err.status
             ) from err

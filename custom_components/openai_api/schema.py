@@ -14,10 +14,11 @@ The same schemas serve the action, the voice profile flow and the websocket API.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import math
 import re
 from typing import Any
 
-import voluptuous as vol
+import probatio as vol
 
 type Validator = Callable[[Any], Any]
 
@@ -131,7 +132,7 @@ def number(minimum: float | None = None, maximum: float | None = None) -> Valida
     def validate(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise vol.Invalid(f"expected a number, got {_type_name(value)}")
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise vol.Invalid("must be a finite number")
         _check_range(value, minimum, maximum)
         return value
@@ -197,7 +198,10 @@ def obj(
     """
     schema = vol.Schema(
         {
-            **{(vol.Required(k) if k in required else vol.Optional(k)): v for k, v in fields.items()},
+            **{
+                (vol.Required(k) if k in required else vol.Optional(k)): v
+                for k, v in fields.items()
+            },
         },
         extra=vol.ALLOW_EXTRA if extra else vol.PREVENT_EXTRA,
     )
@@ -434,9 +438,7 @@ REALTIME_SESSION = obj(
         "audio": obj(
             {
                 "input": obj(AUDIO_INPUT_FIELDS),
-                "output": obj(
-                    {"format": AUDIO_FORMAT, "voice": VOICE, "speed": number(0.25, 1.5)}
-                ),
+                "output": obj({"format": AUDIO_FORMAT, "voice": VOICE, "speed": number(0.25, 1.5)}),
             }
         ),
         "include": INCLUDE,
@@ -444,9 +446,7 @@ REALTIME_SESSION = obj(
         "tools": array(TOOL),
         "tool_choice": TOOL_CHOICE,
         "parallel_tool_calls": boolean,
-        "reasoning": obj(
-            {"effort": one_of("minimal", "low", "medium", "high", "xhigh")}
-        ),
+        "reasoning": obj({"effort": one_of("minimal", "low", "medium", "high", "xhigh")}),
         "max_output_tokens": either(
             integer(1, 4096), one_of("inf"), message="must be an integer from 1 to 4096 or 'inf'"
         ),
@@ -492,6 +492,11 @@ def validate_client_secret_request(payload: Mapping[str, Any]) -> dict[str, Any]
         if key in SESSION_FIELDS:
             raise MisplacedFieldError(
                 f"`{key}` belongs inside `session` (write `session.{key}`)", path=[key]
+            )
+        if key not in ("expires_after", "session"):
+            raise vol.Invalid(
+                "is not a field of the request, which takes `expires_after` and `session`",
+                path=[key],
             )
     body = dict(payload)
     CLIENT_SECRET_REQUEST(body)

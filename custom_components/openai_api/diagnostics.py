@@ -1,0 +1,36 @@
+"""Diagnostics: the entry's settings with every secret redacted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_ORGANIZATION, CONF_PROJECT
+from .models import OpenAIConfigEntry
+
+TO_REDACT = {CONF_API_KEY, CONF_ORGANIZATION, CONF_PROJECT, "value", "authorization"}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: OpenAIConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry."""
+    return {
+        "entry": {
+            "title": entry.title,
+            "version": f"{entry.version}.{entry.minor_version}",
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
+        },
+        "subentries": [
+            {
+                "subentry_type": sub.subentry_type,
+                "title": sub.title,
+                "data": async_redact_data(dict(sub.data), TO_REDACT),
+            }
+            for sub in entry.subentries.values()
+        ],
+    }

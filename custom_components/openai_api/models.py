@@ -1,0 +1,18 @@
+"""Runtime data of a config entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeassistant.config_entries import ConfigEntry
+
+from .api import OpenAIClient
+
+type OpenAIConfigEntry = ConfigEntry[OpenAIRuntimeData]
+
+
+@dataclass(slots=True)
+class OpenAIRuntimeData:
+    """What a loaded account entry holds while it runs."""
+
+    client: OpenAIClient
