@@ -1,0 +1,54 @@
+"""Shared fixtures: a Home Assistant test instance, the local Realtime simulator, entries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+# Import our package before the harness's own `custom_components` so HA finds this one.
+import custom_components.openai_api  # noqa: F401
+from custom_components.openai_api.const import CONF_BASE_URL, DOMAIN
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant
+from simulator import RealtimeSimulator
+
+API_KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let HA load integrations from custom_components/."""
+
+
+@pytest.fixture
+async def simulator(socket_enabled: None) -> AsyncIterator[RealtimeSimulator]:
+    """Run the Realtime API simulator on loopback for one test."""
+    async with RealtimeSimulator(api_key=API_KEY) as sim:
+        yield sim
+
+
+def make_entry(sim: RealtimeSimulator, **data: Any) -> MockConfigEntry:
+    """Return an account entry that points at the simulator."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="OpenAI",
+        data={CONF_API_KEY: API_KEY, CONF_BASE_URL: sim.base_url, **data},
+    )
+
+
+@pytest.fixture
+def config_entry(simulator: RealtimeSimulator) -> MockConfigEntry:
+    """An account entry pointing at the simulator (not yet added)."""
+    return make_entry(simulator)
+
+
+@pytest.fixture
+async def loaded_entry(hass: HomeAssistant, config_entry: MockConfigEntry) -> MockConfigEntry:
+    """The account entry, set up."""
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    return config_entry

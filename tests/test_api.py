@@ -1,0 +1,144 @@
+"""The HA-free API client: headers, URLs and the error envelope."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+import pytest
+
+from custom_components.openai_api.api import (
+    OpenAIAuthenticationError,
+    OpenAIBadRequestError,
+    OpenAIClient,
+    OpenAIRateLimitError,
+    OpenAIResponseError,
+    OpenAIServerError,
+    normalize_base_url,
+)
+from simulator import RealtimeSimulator
+
+from .conftest import API_KEY
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def test_normalize_base_url() -> None:
+    assert normalize_base_url(" https://api.openai.com/v1/ ") == "https://api.openai.com/v1"
+
+
+def test_websocket_url() -> None:
+    client = OpenAIClient(None, "k", "https://example.openai.azure.com/openai/v1/")  # type: ignore[arg-type]
+    assert client.websocket_url("/realtime", call_id="rtc_1 2") == (
+        "wss://example.openai.azure.com/openai/v1/realtime?call_id=rtc_1%202"
+    )
+    plain = OpenAIClient(None, "k", "http://127.0.0.1:8/v1")  # type: ignore[arg-type]
+    assert plain.websocket_url("/realtime", call_id="x").startswith("ws://127.0.0.1:8/v1/realtime")
+
+
+def test_azure_hosts_get_api_key_header() -> None:
+    azure = OpenAIClient(None, "k", "https://res.openai.azure.com/openai/v1")  # type: ignore[arg-type]
+    assert azure.auth_headers["api-key"] == "k"
+    openai = OpenAIClient(None, "k", "https://api.openai.com/v1")  # type: ignore[arg-type]
+    assert "api-key" not in openai.auth_headers
+    assert openai.auth_headers["Authorization"] == "Bearer k"
+
+
+async def test_azure_style_host_authenticates_with_api_key_header(
+    simulator: RealtimeSimulator, http: aiohttp.ClientSession
+) -> None:
+    """The simulator accepts `api-key` alone, as Azure does."""
+    client = OpenAIClient(http, API_KEY, simulator.base_url)
+    client._headers = {"api-key": API_KEY}
+    assert await client.list_models()
+
+
+async def test_error_envelope_fields(simulator: RealtimeSimulator, http: aiohttp.ClientSession) -> None:
+    client = OpenAIClient(http, API_KEY, simulator.base_url)
+    simulator.add_fault("/realtime/client_secrets", "429", retry_after=12)
+    with pytest.raises(OpenAIRateLimitError) as err:
+        await client.create_client_secret({})
+    assert err.value.retry_after == 12
+    assert err.value.status == 429
+    assert err.value.code == "rate_limit_exceeded"
+    assert err.value.request_id and err.value.request_id.startswith("req_")
+
+    with pytest.raises(OpenAIBadRequestError) as bad:
+        await client.create_client_secret({"session": {"type": "realtime", "audio": {"output": {"speed": 9}}}})
+    assert bad.value.param == "session.audio.output.speed"
+
+    wrong = OpenAIClient(http, "sk-wrong", simulator.base_url)
+    with pytest.raises(OpenAIAuthenticationError) as auth:
+        await wrong.list_models()
+    assert "sk-wrong" not in auth.value.message
+
+
+async def _serve(handler: web.RequestHandler) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "error", "message"),
+    [
+        (502, b"<html>Bad gateway</html>", {}, OpenAIServerError, "HTTP 502: <html>Bad gateway</html>"),
+        (500, b"", {}, OpenAIServerError, "HTTP 500"),
+        (429, b"{}", {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, OpenAIRateLimitError, "HTTP 429"),
+        (418, b'{"error": "teapot"}', {}, OpenAIBadRequestError, "HTTP 418"),
+    ],
+)
+async def test_non_openai_error_bodies(
+    socket_enabled: None,
+    http: aiohttp.ClientSession,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    error: type[Exception],
+    message: str,
+) -> None:
+    """Proxies answer with HTML, empty bodies or odd envelopes: still a typed error."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, body=body, headers=headers)
+
+    runner, base = await _serve(handler)
+    try:
+        with pytest.raises(error) as err:
+            await OpenAIClient(http, API_KEY, base).list_models()
+        assert str(err.value) == message
+        if isinstance(err.value, OpenAIRateLimitError):
+            assert err.value.retry_after is None
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"object": "list"}', b'{"value": 1, "expires_at": 2, "session": {}}', b"[]"],
+)
+async def test_unexpected_shapes(socket_enabled: None, http: aiohttp.ClientSession, body: bytes) -> None:
+    """JSON that is not what the contract promises is an OpenAIResponseError."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    runner, base = await _serve(handler)
+    try:
+        client = OpenAIClient(http, API_KEY, base)
+        with pytest.raises(OpenAIResponseError):
+            await client.list_models()
+        with pytest.raises(OpenAIResponseError):
+            await client.create_client_secret({})
+    finally:
+        await runner.cleanup()
