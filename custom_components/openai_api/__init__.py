@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from homeassistant.const import CONF_API_KEY
-from homeassistant.core import HomeAssistant
+from typing import Any
+
+from homeassistant.const import CONF_API_KEY, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -12,19 +14,25 @@ from homeassistant.helpers.typing import ConfigType
 from .api import OpenAIAuthenticationError, OpenAIClient, OpenAIError
 from .const import CONF_BASE_URL, CONF_ORGANIZATION, CONF_PROJECT, DOMAIN
 from .errors import to_home_assistant_error
+from .frontend import async_register_card
 from .models import OpenAIConfigEntry, OpenAIRuntimeData
+from .realtime.manager import RealtimeManager
 from .services import async_setup_services
+from .websocket_api import async_register_websocket_api
 
+PLATFORMS = (Platform.ASSIST_SATELLITE,)
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, whatever entries exist."""
+    """Register the actions, websocket commands and the card once, whatever entries exist."""
     async_setup_services(hass)
+    async_register_websocket_api(hass)
+    await async_register_card(hass)
     return True
 
 
-def create_client(hass: HomeAssistant, data: dict[str, str] | ConfigType) -> OpenAIClient:
+def create_client(hass: HomeAssistant, data: dict[str, Any] | ConfigType) -> OpenAIClient:
     """Build the API client of an entry's data over HA's shared aiohttp session."""
     return OpenAIClient(
         async_get_clientsession(hass),
@@ -36,7 +44,7 @@ def create_client(hass: HomeAssistant, data: dict[str, str] | ConfigType) -> Ope
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: OpenAIConfigEntry) -> bool:
-    """Check the key with a cheap call, then keep the client."""
+    """Check the key with a cheap call, then keep the client and a call manager."""
     client = create_client(hass, dict(entry.data))
     try:
         await client.verify()
@@ -46,10 +54,24 @@ async def async_setup_entry(hass: HomeAssistant, entry: OpenAIConfigEntry) -> bo
         ) from err
     except OpenAIError as err:
         raise to_home_assistant_error(err, ConfigEntryNotReady) from err
-    entry.runtime_data = OpenAIRuntimeData(client=client)
+    manager = RealtimeManager(hass, entry)
+    entry.runtime_data = OpenAIRuntimeData(client=client, manager=manager)
+
+    async def _async_stop(_event: Event) -> None:
+        await manager.async_shutdown("home_assistant_stop")
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop))
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_update_listener(hass: HomeAssistant, entry: OpenAIConfigEntry) -> None:
+    """Reload when a voice profile is added, changed or removed."""
+    await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: OpenAIConfigEntry) -> bool:
-    """Unload an entry; nothing of it keeps running."""
-    return True
+    """Hang up every live call, then unload the satellites."""
+    await entry.runtime_data.manager.async_shutdown("entry_unload")
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -263,6 +263,11 @@ class OpenAIClient:
         except aiohttp.WSServerHandshakeError as err:
             if err.status == 401:
                 raise OpenAIAuthenticationError("The API key was rejected", status=401) from err
+            if 400 <= err.status < 500 and err.status != 429:
+                # The call is unknown or over: reconnecting cannot help.
+                raise OpenAIBadRequestError(
+                    f"Sideband refused with HTTP {err.status}", status=err.status
+                ) from err
             raise OpenAIConnectionError(
                 f"Sideband handshake failed with HTTP {err.status}", status=err.status
             ) from err

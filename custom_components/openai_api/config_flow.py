@@ -6,9 +6,25 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
-from homeassistant.const import CONF_API_KEY
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_API_KEY, CONF_LLM_HASS_API, CONF_NAME, CONF_PROMPT
+from homeassistant.core import callback
+from homeassistant.helpers import llm
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TemplateSelector,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -26,12 +42,46 @@ from .api import (
 )
 from .const import (
     CONF_BASE_URL,
+    CONF_EAGERNESS,
+    CONF_MAX_DURATION,
+    CONF_MAX_SESSIONS,
+    CONF_MAX_SESSIONS_PER_USER,
+    CONF_MODEL,
+    CONF_NOISE_REDUCTION,
     CONF_ORGANIZATION,
     CONF_PROJECT,
+    CONF_SPEED,
+    CONF_TRANSCRIPTION_MODEL,
+    CONF_TURN_DETECTION,
+    CONF_VOICE,
     DEFAULT_BASE_URL,
+    DEFAULT_EAGERNESS,
+    DEFAULT_INSTRUCTIONS,
+    DEFAULT_MAX_DURATION,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_MAX_SESSIONS_PER_USER,
+    DEFAULT_MODEL,
+    DEFAULT_NOISE_REDUCTION,
+    DEFAULT_PROFILE_NAME,
+    DEFAULT_SPEED,
     DEFAULT_TITLE,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_TURN_DETECTION,
+    DEFAULT_VOICE,
     DOMAIN,
     LOGGER,
+    OFF,
+    SUBENTRY_VOICE,
+)
+from .realtime.config import build_session_config
+from .schema import (
+    EAGERNESS,
+    NOISE_REDUCTION_TYPES,
+    REALTIME_MODELS,
+    TRANSCRIPTION_MODELS,
+    TURN_DETECTION_TYPES,
+    VOICES,
+    format_path,
 )
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -46,6 +96,69 @@ _HOST_FIELDS: dict[Any, Any] = {
 STEP_USER_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _PASSWORD, **_HOST_FIELDS})
 STEP_REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _PASSWORD})
 STEP_RECONFIGURE_SCHEMA = vol.Schema(_HOST_FIELDS)
+
+DEFAULT_PROFILE: dict[str, Any] = {
+    CONF_MODEL: DEFAULT_MODEL,
+    CONF_VOICE: DEFAULT_VOICE,
+    CONF_PROMPT: DEFAULT_INSTRUCTIONS,
+    CONF_LLM_HASS_API: [llm.LLM_API_ASSIST],
+    CONF_TURN_DETECTION: DEFAULT_TURN_DETECTION,
+    CONF_EAGERNESS: DEFAULT_EAGERNESS,
+    CONF_NOISE_REDUCTION: DEFAULT_NOISE_REDUCTION,
+    CONF_TRANSCRIPTION_MODEL: DEFAULT_TRANSCRIPTION_MODEL,
+    CONF_SPEED: DEFAULT_SPEED,
+    CONF_MAX_SESSIONS: DEFAULT_MAX_SESSIONS,
+    CONF_MAX_SESSIONS_PER_USER: DEFAULT_MAX_SESSIONS_PER_USER,
+    CONF_MAX_DURATION: DEFAULT_MAX_DURATION,
+}
+
+
+def _select(options: tuple[str, ...], key: str, *, custom: bool = False) -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=list(options),
+            translation_key=key,
+            custom_value=custom,
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _number(low: float, high: float, step: float, unit: str | None = None) -> NumberSelector:
+    config = NumberSelectorConfig(min=low, max=high, step=step, mode=NumberSelectorMode.BOX)
+    if unit:
+        config["unit_of_measurement"] = unit
+    return NumberSelector(config)
+
+
+def _profile_schema(hass: Any, *, with_name: bool) -> vol.Schema:
+    apis = [SelectOptionDict(value=api.id, label=api.name) for api in llm.async_get_apis(hass)]
+    fields: dict[Any, Any] = {}
+    if with_name:
+        fields[vol.Required(CONF_NAME, default=DEFAULT_PROFILE_NAME)] = _TEXT
+    fields.update(
+        {
+            vol.Required(CONF_MODEL): _select(REALTIME_MODELS, CONF_MODEL, custom=True),
+            vol.Required(CONF_VOICE): _select(VOICES, CONF_VOICE, custom=True),
+            vol.Optional(CONF_PROMPT): TemplateSelector(),
+            vol.Optional(CONF_LLM_HASS_API): SelectSelector(
+                SelectSelectorConfig(options=apis, multiple=True)
+            ),
+            vol.Required(CONF_TURN_DETECTION): _select(TURN_DETECTION_TYPES, CONF_TURN_DETECTION),
+            vol.Required(CONF_EAGERNESS): _select(EAGERNESS, CONF_EAGERNESS),
+            vol.Required(CONF_NOISE_REDUCTION): _select(
+                (*NOISE_REDUCTION_TYPES, OFF), CONF_NOISE_REDUCTION
+            ),
+            vol.Required(CONF_TRANSCRIPTION_MODEL): _select(
+                (*TRANSCRIPTION_MODELS, OFF), CONF_TRANSCRIPTION_MODEL, custom=True
+            ),
+            vol.Required(CONF_SPEED): _number(0.25, 1.5, 0.05),
+            vol.Required(CONF_MAX_SESSIONS): _number(1, 20, 1),
+            vol.Required(CONF_MAX_SESSIONS_PER_USER): _number(1, 20, 1),
+            vol.Required(CONF_MAX_DURATION): _number(1, 60, 1, "min"),
+        }
+    )
+    return vol.Schema(fields)
 
 
 def _clean(user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,6 +179,14 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
     MINOR_VERSION = 1
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Voice profiles live under the account, one satellite each."""
+        return {SUBENTRY_VOICE: VoiceProfileFlow}
 
     async def _async_validate(self, data: dict[str, Any]) -> dict[str, str]:
         """Try the key against the host; return form errors (empty when it works)."""
@@ -98,7 +219,18 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
                 {CONF_API_KEY: data[CONF_API_KEY], CONF_BASE_URL: data[CONF_BASE_URL]}
             )
             if not (errors := await self._async_validate(data)):
-                return self.async_create_entry(title=_title(data[CONF_BASE_URL]), data=data)
+                return self.async_create_entry(
+                    title=_title(data[CONF_BASE_URL]),
+                    data=data,
+                    subentries=[
+                        {
+                            "subentry_type": SUBENTRY_VOICE,
+                            "data": DEFAULT_PROFILE,
+                            "title": DEFAULT_PROFILE_NAME,
+                            "unique_id": None,
+                        }
+                    ],
+                )
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(STEP_USER_SCHEMA, user_input),
@@ -150,4 +282,53 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
                 STEP_RECONFIGURE_SCHEMA, user_input or dict(entry.data)
             ),
             errors=errors,
+        )
+
+
+class VoiceProfileFlow(ConfigSubentryFlow):
+    """Add, or change, a voice profile: one satellite with its own session settings."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Add a profile."""
+        return await self._async_step("user", user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a profile."""
+        return await self._async_step("reconfigure", user_input)
+
+    async def _async_step(
+        self, step_id: str, user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
+        errors: dict[str, str] = {}
+        placeholders = {"error": ""}
+        new = step_id == "user"
+        if user_input is not None:
+            data = {k: v for k, v in user_input.items() if k != CONF_NAME}
+            for key in (CONF_MAX_SESSIONS, CONF_MAX_SESSIONS_PER_USER, CONF_MAX_DURATION):
+                data[key] = int(data[key])
+            if not data.get(CONF_LLM_HASS_API):
+                data.pop(CONF_LLM_HASS_API, None)
+            try:
+                # The same schema that guards the action guards what a profile will send.
+                build_session_config(data)
+            except vol.Invalid as err:
+                field = format_path(list(err.path)).removeprefix("audio.output.")
+                errors["base"] = "invalid_profile"
+                placeholders["error"] = f"{field}: {err.msg}"
+            else:
+                if new:
+                    return self.async_create_entry(title=user_input[CONF_NAME], data=data)
+                return self.async_update_and_abort(
+                    self._get_entry(), self._get_reconfigure_subentry(), data=data
+                )
+        current = DEFAULT_PROFILE if new else dict(self._get_reconfigure_subentry().data)
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                _profile_schema(self.hass, with_name=new), user_input or current
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
         )

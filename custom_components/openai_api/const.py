@@ -22,3 +22,36 @@ ATTR_SESSION: Final = "session"
 SERVICE_CREATE_CLIENT_SECRET: Final = "create_realtime_client_secret"
 EVENT_CLIENT_SECRET: Final = "openai_api_realtime_client_secret"
 EVENT_TRANSCRIPT: Final = "openai_api_realtime_transcript"
+
+# Voice profiles (config subentries of type "voice").
+SUBENTRY_VOICE: Final = "voice"
+CONF_MODEL: Final = "model"
+CONF_VOICE: Final = "voice"
+CONF_TURN_DETECTION: Final = "turn_detection"
+CONF_EAGERNESS: Final = "eagerness"
+CONF_NOISE_REDUCTION: Final = "noise_reduction"
+CONF_TRANSCRIPTION_MODEL: Final = "transcription_model"
+CONF_SPEED: Final = "speed"
+CONF_MAX_SESSIONS: Final = "max_sessions"
+CONF_MAX_SESSIONS_PER_USER: Final = "max_sessions_per_user"
+CONF_MAX_DURATION: Final = "max_duration"
+OFF: Final = "off"
+
+DEFAULT_PROFILE_NAME: Final = "Voice assistant"
+DEFAULT_MODEL: Final = "gpt-realtime"
+DEFAULT_VOICE: Final = "marin"
+DEFAULT_INSTRUCTIONS: Final = (
+    "You are a voice assistant for a home run by Home Assistant. Answer briefly, in the "
+    "language the user speaks. Use the tools to control the home or look up its state."
+)
+DEFAULT_TURN_DETECTION: Final = "semantic_vad"
+DEFAULT_EAGERNESS: Final = "auto"
+DEFAULT_NOISE_REDUCTION: Final = "near_field"
+DEFAULT_TRANSCRIPTION_MODEL: Final = "gpt-4o-mini-transcribe"
+DEFAULT_SPEED: Final = 1.0
+DEFAULT_MAX_SESSIONS: Final = 3
+DEFAULT_MAX_SESSIONS_PER_USER: Final = 1
+DEFAULT_MAX_DURATION: Final = 30  # minutes; OpenAI ends every session at 60
+
+# Bounds of what a browser may send.
+MAX_SDP_BYTES: Final = 32 * 1024

@@ -513,3 +513,35 @@ def format_path(path: list[Any]) -> str:
         else:
             out += f".{key}" if out else str(key)
     return out
+
+
+# --- what a browser may send -----------------------------------------------------------------
+
+SDP_REQUIRED_LINES = (
+    ("m=audio ", "an audio section (m=audio)"),
+    ("a=ice-ufrag:", "ICE credentials (a=ice-ufrag)"),
+    ("a=fingerprint:", "a DTLS fingerprint (a=fingerprint)"),
+    ("a=candidate:", "ICE candidates: wait for ICE gathering to complete before sending"),
+)
+
+
+def sdp_offer(max_bytes: int) -> Validator:
+    """Accept an SDP offer of bounded size that can set up a Realtime call.
+
+    The Realtime API has no trickle ICE, so the offer must already carry its candidates.
+    """
+
+    def validate(value: Any) -> str:
+        if not isinstance(value, str):
+            raise vol.Invalid(f"expected a string, got {_type_name(value)}")
+        if len(value.encode()) > max_bytes:
+            raise vol.Invalid(f"is larger than {max_bytes} bytes")
+        if not value.startswith("v=0") or "\x00" in value:
+            raise vol.Invalid("is not an SDP offer (it must start with v=0)")
+        lines = value.splitlines()
+        for prefix, what in SDP_REQUIRED_LINES:
+            if not any(line.startswith(prefix) for line in lines):
+                raise vol.Invalid(f"lacks {what}")
+        return value
+
+    return validate
