@@ -20,7 +20,7 @@ import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
 USERNAME = "dev"
-PASSWORD = "dev-password"  # noqa: S105 - a local development login, documented in the README
+PASSWORD = "dev-password"
 CLIENT_ID = "http://127.0.0.1/"
 
 CONFIGURATION_YAML = """\
@@ -162,7 +162,11 @@ async def _login(session: aiohttp.ClientSession, url: str) -> str:
     """Log in with the dev user through HA's login flow; return an access token."""
     async with session.post(
         f"{url}/auth/login_flow",
-        json={"client_id": CLIENT_ID, "handler": ["homeassistant", None], "redirect_uri": CLIENT_ID},
+        json={
+            "client_id": CLIENT_ID,
+            "handler": ["homeassistant", None],
+            "redirect_uri": CLIENT_ID,
+        },
     ) as resp:
         flow = await resp.json()
     async with session.post(

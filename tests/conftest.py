@@ -5,22 +5,32 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 # Import our package before the harness's own `custom_components` so HA finds this one.
 import custom_components.openai_api  # noqa: F401
-from custom_components.openai_api.const import CONF_BASE_URL, DOMAIN
-from homeassistant.const import CONF_API_KEY
-from homeassistant.core import HomeAssistant
+from custom_components.openai_api.config_flow import DEFAULT_PROFILE
+from custom_components.openai_api.const import CONF_BASE_URL, DOMAIN, SUBENTRY_VOICE
 from simulator import RealtimeSimulator
 
 API_KEY = "sk-test-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Let HA load integrations from custom_components/."""
+async def auto_enable_custom_integrations(
+    hass: HomeAssistant, enable_custom_integrations: None
+) -> None:
+    """Let HA load integrations from custom_components/, with the core integration set up.
+
+    `conversation` (a dependency through assist_satellite) needs `homeassistant` for exposed
+    entities, as it has in a real instance.
+    """
+    assert await async_setup_component(hass, "homeassistant", {})
 
 
 @pytest.fixture
@@ -30,12 +40,25 @@ async def simulator(socket_enabled: None) -> AsyncIterator[RealtimeSimulator]:
         yield sim
 
 
-def make_entry(sim: RealtimeSimulator, **data: Any) -> MockConfigEntry:
-    """Return an account entry that points at the simulator."""
+def make_entry(
+    sim: RealtimeSimulator,
+    *,
+    profiles: dict[str, dict[str, Any]] | None = None,
+    **data: Any,
+) -> MockConfigEntry:
+    """Return an account entry that points at the simulator, with voice profiles by title."""
+    if profiles is None:
+        profiles = {"Voice assistant": DEFAULT_PROFILE}
     return MockConfigEntry(
         domain=DOMAIN,
         title="OpenAI",
         data={CONF_API_KEY: API_KEY, CONF_BASE_URL: sim.base_url, **data},
+        subentries_data=[
+            ConfigSubentryData(
+                data=profile, subentry_type=SUBENTRY_VOICE, title=title, unique_id=None
+            )
+            for title, profile in profiles.items()
+        ],
     )
 
 

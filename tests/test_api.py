@@ -58,7 +58,9 @@ async def test_azure_style_host_authenticates_with_api_key_header(
     assert await client.list_models()
 
 
-async def test_error_envelope_fields(simulator: RealtimeSimulator, http: aiohttp.ClientSession) -> None:
+async def test_error_envelope_fields(
+    simulator: RealtimeSimulator, http: aiohttp.ClientSession
+) -> None:
     client = OpenAIClient(http, API_KEY, simulator.base_url)
     simulator.add_fault("/realtime/client_secrets", "429", retry_after=12)
     with pytest.raises(OpenAIRateLimitError) as err:
@@ -69,7 +71,9 @@ async def test_error_envelope_fields(simulator: RealtimeSimulator, http: aiohttp
     assert err.value.request_id and err.value.request_id.startswith("req_")
 
     with pytest.raises(OpenAIBadRequestError) as bad:
-        await client.create_client_secret({"session": {"type": "realtime", "audio": {"output": {"speed": 9}}}})
+        await client.create_client_secret(
+            {"session": {"type": "realtime", "audio": {"output": {"speed": 9}}}}
+        )
     assert bad.value.param == "session.audio.output.speed"
 
     wrong = OpenAIClient(http, "sk-wrong", simulator.base_url)
@@ -92,9 +96,21 @@ async def _serve(handler: web.RequestHandler) -> tuple[web.AppRunner, str]:
 @pytest.mark.parametrize(
     ("status", "body", "headers", "error", "message"),
     [
-        (502, b"<html>Bad gateway</html>", {}, OpenAIServerError, "HTTP 502: <html>Bad gateway</html>"),
+        (
+            502,
+            b"<html>Bad gateway</html>",
+            {},
+            OpenAIServerError,
+            "HTTP 502: <html>Bad gateway</html>",
+        ),
         (500, b"", {}, OpenAIServerError, "HTTP 500"),
-        (429, b"{}", {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, OpenAIRateLimitError, "HTTP 429"),
+        (
+            429,
+            b"{}",
+            {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+            OpenAIRateLimitError,
+            "HTTP 429",
+        ),
         (418, b'{"error": "teapot"}', {}, OpenAIBadRequestError, "HTTP 418"),
     ],
 )
@@ -127,7 +143,9 @@ async def test_non_openai_error_bodies(
     "body",
     [b'{"object": "list"}', b'{"value": 1, "expires_at": 2, "session": {}}', b"[]"],
 )
-async def test_unexpected_shapes(socket_enabled: None, http: aiohttp.ClientSession, body: bytes) -> None:
+async def test_unexpected_shapes(
+    socket_enabled: None, http: aiohttp.ClientSession, body: bytes
+) -> None:
     """JSON that is not what the contract promises is an OpenAIResponseError."""
 
     async def handler(request: web.Request) -> web.Response:

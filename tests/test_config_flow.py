@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 import pytest
+
 from custom_components.openai_api.const import (
     CONF_BASE_URL,
     CONF_ORGANIZATION,
@@ -12,10 +17,6 @@ from custom_components.openai_api.const import (
     DEFAULT_BASE_URL,
     DOMAIN,
 )
-from homeassistant.config_entries import SOURCE_USER
-from homeassistant.const import CONF_API_KEY
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from simulator import RealtimeSimulator
 
 from .conftest import API_KEY, make_entry
@@ -80,7 +81,8 @@ async def test_user_step_errors_then_recovers(
     hass: HomeAssistant, simulator: RealtimeSimulator, fault: str, errors: dict[str, str]
 ) -> None:
     """Each failure shows its error; the next try succeeds."""
-    simulator.add_fault("/models", fault)
+    # aiohttp retries an idempotent request once when its reused connection drops.
+    simulator.add_fault("/models", fault, count=2 if fault == "drop" else 1)
     result = await _start(hass)
     data = {CONF_API_KEY: API_KEY, CONF_BASE_URL: simulator.base_url}
     result = await hass.config_entries.flow.async_configure(result["flow_id"], data)
@@ -134,7 +136,9 @@ async def test_unexpected_exception(
     assert result["errors"] == {"base": "unknown"}
 
 
-async def test_restricted_key_is_accepted(hass: HomeAssistant, simulator: RealtimeSimulator) -> None:
+async def test_restricted_key_is_accepted(
+    hass: HomeAssistant, simulator: RealtimeSimulator
+) -> None:
     """A key that may not list models (403) still authenticates."""
     simulator.add_fault("/models", "403")
     result = await _start(hass)
@@ -195,7 +199,7 @@ async def test_reconfigure(hass: HomeAssistant, simulator: RealtimeSimulator) ->
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
 
-    simulator.add_fault("/models", "drop")
+    simulator.add_fault("/models", "drop", count=2)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_BASE_URL: simulator.base_url, CONF_ORGANIZATION: "org_9"}
     )
@@ -227,4 +231,3 @@ async def test_reconfigure_onto_other_entry_aborts(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.openai_api.const import DOMAIN
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
 from simulator import RealtimeSimulator
 
 
@@ -44,7 +44,7 @@ async def test_transient_failure_retries(
     hass: HomeAssistant, simulator: RealtimeSimulator, config_entry: MockConfigEntry, fault: str
 ) -> None:
     """Server errors, dropped connections and rate limits at setup retry later."""
-    simulator.add_fault("/models", fault)
+    simulator.add_fault("/models", fault, count=2)  # aiohttp retries a dropped GET once
     config_entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(config_entry.entry_id)
     assert config_entry.state is ConfigEntryState.SETUP_RETRY

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.openai_api.const import DOMAIN
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
 from simulator import RealtimeSimulator
 
 _scalars = (
@@ -22,7 +22,9 @@ _scalars = (
 )
 JUNK = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=5), inner, max_size=2),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=5), inner, max_size=2)
+    ),
     max_leaves=5,
 )
 
@@ -76,7 +78,9 @@ REALTIME = st.fixed_dictionaries(
     optional={
         "model": maybe(st.sampled_from(["gpt-realtime", "gpt-realtime-1.5", "gpt-audio-1.5", "x"])),
         "instructions": maybe(st.text(max_size=10)),
-        "output_modalities": maybe(st.lists(st.sampled_from(["audio", "text", "video"]), max_size=2)),
+        "output_modalities": maybe(
+            st.lists(st.sampled_from(["audio", "text", "video"]), max_size=2)
+        ),
         "audio": obj(
             input=AUDIO_INPUT,
             output=obj(

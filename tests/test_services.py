@@ -6,13 +6,14 @@ import json
 import time
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.openai_api.const import DOMAIN, EVENT_CLIENT_SECRET
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import Context, HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from simulator import RealtimeSimulator
 
 from .conftest import make_entry
@@ -50,7 +51,9 @@ def _bodies(sim: RealtimeSimulator) -> list[Any]:
     return [r.json() for r in sim.requests_to("/realtime/client_secrets")]
 
 
-@pytest.mark.parametrize("seed", [SEED_REALTIME_15, SEED_AUDIO_15], ids=["realtime-1.5", "audio-1.5"])
+@pytest.mark.parametrize(
+    "seed", [SEED_REALTIME_15, SEED_AUDIO_15], ids=["realtime-1.5", "audio-1.5"]
+)
 async def test_seed_payloads(
     hass: HomeAssistant,
     simulator: RealtimeSimulator,
@@ -135,7 +138,11 @@ async def test_rich_realtime_session_passes_through(
                         "interrupt_response": False,
                     },
                 },
-                "output": {"format": {"type": "audio/pcma"}, "voice": {"id": "voice_1234"}, "speed": 1.5},
+                "output": {
+                    "format": {"type": "audio/pcma"},
+                    "voice": {"id": "voice_1234"},
+                    "speed": 1.5,
+                },
             },
             "tools": [
                 {
@@ -199,33 +206,72 @@ async def test_expires_after_boundaries(
         ({"session": {"type": "video"}}, "session.type"),
         ({"session": {"type": "realtime", "model": ""}}, "session.model"),
         ({"session": {"type": "realtime", "model": 5}}, "session.model"),
-        ({"session": {"type": "realtime", "output_modalities": ["video"]}}, "session.output_modalities[0]"),
-        ({"session": {"type": "realtime", "audio": {"output": {"speed": 2.0}}}}, "session.audio.output.speed"),
-        ({"session": {"type": "realtime", "audio": {"output": {"speed": 0.2}}}}, "session.audio.output.speed"),
         (
-            {"session": {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}},
+            {"session": {"type": "realtime", "output_modalities": ["video"]}},
+            "session.output_modalities[0]",
+        ),
+        (
+            {"session": {"type": "realtime", "audio": {"output": {"speed": 2.0}}}},
+            "session.audio.output.speed",
+        ),
+        (
+            {"session": {"type": "realtime", "audio": {"output": {"speed": 0.2}}}},
+            "session.audio.output.speed",
+        ),
+        (
+            {
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}},
+                }
+            },
             "session.audio.input.format.rate",
         ),
         (
-            {"session": {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 1.5}}}}},
+            {
+                "session": {
+                    "type": "realtime",
+                    "audio": {
+                        "input": {"turn_detection": {"type": "server_vad", "threshold": 1.5}}
+                    },
+                }
+            },
             "session.audio.input.turn_detection.threshold",
         ),
         (
-            {"session": {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 100}}}}},
+            {
+                "session": {
+                    "type": "realtime",
+                    "audio": {
+                        "input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 100}}
+                    },
+                }
+            },
             "session.audio.input.turn_detection.idle_timeout_ms",
         ),
         (
-            {"session": {"type": "realtime", "audio": {"input": {"noise_reduction": {"type": "loud"}}}}},
+            {
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"noise_reduction": {"type": "loud"}}},
+                }
+            },
             "session.audio.input.noise_reduction.type",
         ),
         ({"session": {"type": "realtime", "tools": [{"type": "bogus"}]}}, "session.tools[0].type"),
-        ({"session": {"type": "realtime", "tools": [{"type": "mcp"}]}}, "session.tools[0].server_label"),
+        (
+            {"session": {"type": "realtime", "tools": [{"type": "mcp"}]}},
+            "session.tools[0].server_label",
+        ),
         ({"session": {"type": "realtime", "tool_choice": "sometimes"}}, "session.tool_choice"),
         ({"session": {"type": "realtime", "max_output_tokens": 0}}, "session.max_output_tokens"),
         ({"session": {"type": "realtime", "max_output_tokens": 4097}}, "session.max_output_tokens"),
         ({"session": {"type": "realtime", "max_output_tokens": True}}, "session.max_output_tokens"),
         ({"session": {"type": "realtime", "tracing": "manual"}}, "session.tracing"),
-        ({"session": {"type": "realtime", "truncation": {"type": "retention_ratio"}}}, "session.truncation"),
+        (
+            {"session": {"type": "realtime", "truncation": {"type": "retention_ratio"}}},
+            "session.truncation",
+        ),
         ({"session": {"type": "realtime", "prompt": {"version": "1"}}}, "session.prompt.id"),
         ({"session": {"type": "realtime", "include": ["everything"]}}, "session.include[0]"),
         ({"session": {"type": "transcription", "include": "x"}}, "session.include"),
@@ -334,6 +380,7 @@ async def test_two_entries_need_config_entry_id(
 
 async def test_entry_errors(hass: HomeAssistant, simulator: RealtimeSimulator) -> None:
     """Unknown, unloaded and absent accounts give their own errors."""
+    assert await async_setup_component(hass, DOMAIN, {})
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, {})
     assert err.value.translation_key == "no_loaded_entry"

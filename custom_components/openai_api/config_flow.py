@@ -37,6 +37,8 @@ from .api import (
     OpenAIBadRequestError,
     OpenAIConnectionError,
     OpenAIError,
+    OpenAIRateLimitError,
+    OpenAIServerError,
     OpenAITimeoutError,
     normalize_base_url,
 )
@@ -201,7 +203,12 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
             if err.status == 404:
                 return {CONF_BASE_URL: "not_found"}
             return {"base": "unknown"}
-        except OpenAIConnectionError, OpenAITimeoutError:
+        except (
+            OpenAIConnectionError,
+            OpenAITimeoutError,
+            OpenAIServerError,
+            OpenAIRateLimitError,
+        ):
             return {"base": "cannot_connect"}
         except OpenAIError:
             return {"base": "unknown"}
