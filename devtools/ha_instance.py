@@ -53,12 +53,10 @@ assist_pipeline:
 input_boolean:
   test_light_power:
     name: Test light power
-light:
-  - platform: template
-    lights:
-      test_light:
-        friendly_name: Test light
-        value_template: "{{{{ is_state('input_boolean.test_light_power', 'on') }}}}"
+template:
+  - light:
+      - name: Test light
+        state: "{{{{ is_state('input_boolean.test_light_power', 'on') }}}}"
         turn_on:
           action: input_boolean.turn_on
           target:

@@ -48,7 +48,7 @@ class Turn:
     """One scripted exchange: the user speaks, the model maybe calls a tool, then answers."""
 
     transcript: str = "Turn on the test light"
-    tool_name: str | None = "HassTurnOn"
+    tool_name: str | None = "intent__HassTurnOn"  # HA 2026 namespaces LLM API tools
     tool_arguments: dict[str, Any] | None = field(default_factory=lambda: {"name": "Test light"})
     reply: str = "The test light is on."
     usage: dict[str, int] = field(

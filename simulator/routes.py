@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 from functools import partial
 import json
 import secrets
@@ -302,12 +304,7 @@ async def _create_call(sim: RealtimeSimulator, request: web.Request) -> web.Resp
     ephemeral = key != sim.api_key
     session: dict[str, Any]
     if request.content_type == "multipart/form-data":
-        parts: dict[str, tuple[str, str]] = {}
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if part.name:  # type: ignore[union-attr]
-                text = await part.text()  # type: ignore[union-attr]
-                parts[part.name] = (part.headers.get("Content-Type", ""), text)  # type: ignore[union-attr]
+        parts = parse_multipart(await request.read(), request.headers["Content-Type"])
         if "sdp" not in parts:
             return error_response(
                 400,
@@ -377,6 +374,22 @@ async def _create_call(sim: RealtimeSimulator, request: web.Request) -> web.Resp
         content_type="application/sdp",
         headers={"Location": f"/v1/realtime/calls/{call.call_id}"},
     )
+
+
+def parse_multipart(body: bytes, content_type: str) -> dict[str, tuple[str, str]]:
+    """Parts of a multipart/form-data body by name: (content type, text)."""
+    message = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=email.policy.HTTP
+    )
+    parts: dict[str, tuple[str, str]] = {}
+    if not message.is_multipart():
+        return parts
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            parts[name] = (part.get_content_type(), payload.decode())
+    return parts
 
 
 async def _greet(call: SimCall) -> None:

@@ -161,3 +161,23 @@ class MediaPeer:
         for task in list(self._tasks):
             task.cancel()
         await self.pc.close()
+
+
+_STRAY = ("Connection.query_consent", "RTCPeerConnection.__connect")
+
+
+async def cancel_stray_ice_tasks() -> None:
+    """Cancel ICE tasks that outlive their closed peer connection.
+
+    When close() races with ICE completing, aioice can start its consent-check task after the
+    connection was closed; nothing else would ever stop it.
+    """
+    current = asyncio.current_task()
+    stray = [
+        t
+        for t in asyncio.all_tasks()
+        if t is not current and getattr(t.get_coro(), "__qualname__", "").endswith(_STRAY)
+    ]
+    for task in stray:
+        task.cancel()
+    await asyncio.gather(*stray, return_exceptions=True)

@@ -17,6 +17,7 @@ import custom_components.openai_api  # noqa: F401
 from custom_components.openai_api.config_flow import DEFAULT_PROFILE
 from custom_components.openai_api.const import CONF_BASE_URL, DOMAIN, SUBENTRY_VOICE
 from simulator import RealtimeSimulator
+from simulator.webrtc import cancel_stray_ice_tasks
 
 API_KEY = "sk-test-0123456789abcdef"
 
@@ -38,6 +39,7 @@ async def simulator(socket_enabled: None) -> AsyncIterator[RealtimeSimulator]:
     """Run the Realtime API simulator on loopback for one test."""
     async with RealtimeSimulator(api_key=API_KEY) as sim:
         yield sim
+    await cancel_stray_ice_tasks()
 
 
 def make_entry(
