@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 # Import our package before the harness's own `custom_components` so HA finds this one.
 import custom_components.openai_api  # noqa: F401
@@ -18,6 +20,8 @@ from custom_components.openai_api.config_flow import DEFAULT_PROFILE
 from custom_components.openai_api.const import CONF_BASE_URL, DOMAIN, SUBENTRY_VOICE
 from simulator import RealtimeSimulator
 from simulator.webrtc import cancel_stray_ice_tasks
+
+from .voice_helpers import LIGHT, Voice
 
 API_KEY = "sk-test-0123456789abcdef"
 
@@ -77,3 +81,54 @@ async def loaded_entry(hass: HomeAssistant, config_entry: MockConfigEntry) -> Mo
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
+
+
+@pytest.fixture
+async def test_light(hass: HomeAssistant) -> str:
+    """A light the Assist API may control."""
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"test_light_power": {"name": "power"}}}
+    )
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": [
+                {
+                    "light": [
+                        {
+                            "name": "Test light",
+                            "state": "{{ is_state('input_boolean.test_light_power', 'on') }}",
+                            "turn_on": {
+                                "action": "input_boolean.turn_on",
+                                "target": {"entity_id": "input_boolean.test_light_power"},
+                            },
+                            "turn_off": {
+                                "action": "input_boolean.turn_off",
+                                "target": {"entity_id": "input_boolean.test_light_power"},
+                            },
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+    async_expose_entity(hass, "conversation", LIGHT, True)
+    return LIGHT
+
+
+@pytest.fixture
+async def voice(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    test_light: str,
+    hass_ws_client: WebSocketGenerator,
+) -> AsyncIterator[Voice]:
+    """HA with a voice profile, a light, and a logged-in websocket client."""
+    v = Voice(hass, await hass_ws_client(hass), simulator)
+    yield v
+    await v.close()
+    if loaded_entry.state is ConfigEntryState.LOADED:
+        await hass.config_entries.async_unload(loaded_entry.entry_id)

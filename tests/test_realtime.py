@@ -2,122 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
 import email
 import email.policy
 import json
-from typing import Any
 
-from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.openai_api.const import EVENT_TRANSCRIPT
 from custom_components.openai_api.realtime import session as session_module
-from simulator import RealtimeSimulator, SimCall, Turn
+from simulator import RealtimeSimulator, Turn
 from simulator.routes import drop_sidebands
 
 from .browser_peer import BrowserPeer
-
-SATELLITE = "assist_satellite.voice_assistant"
-LIGHT = "light.test_light"
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Wait until `check()` is truthy (the world moves on other tasks)."""
-    async with asyncio.timeout(timeout):
-        while not (result := check()):
-            await asyncio.sleep(0.02)
-    return result
-
-
-@pytest.fixture
-async def test_light(hass: HomeAssistant) -> str:
-    """A light the Assist API may control."""
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"test_light_power": {"name": "power"}}}
-    )
-    assert await async_setup_component(
-        hass,
-        "template",
-        {
-            "template": [
-                {
-                    "light": [
-                        {
-                            "name": "Test light",
-                            "state": "{{ is_state('input_boolean.test_light_power', 'on') }}",
-                            "turn_on": {
-                                "action": "input_boolean.turn_on",
-                                "target": {"entity_id": "input_boolean.test_light_power"},
-                            },
-                            "turn_off": {
-                                "action": "input_boolean.turn_off",
-                                "target": {"entity_id": "input_boolean.test_light_power"},
-                            },
-                        }
-                    ]
-                }
-            ]
-        },
-    )
-    await hass.async_block_till_done()
-    async_expose_entity(hass, "conversation", LIGHT, True)
-    return LIGHT
-
-
-class Voice:
-    """A browser (aiortc) talking to HA's websocket API."""
-
-    def __init__(self, hass: HomeAssistant, ws: Any, simulator: RealtimeSimulator) -> None:
-        self.hass = hass
-        self.ws = ws
-        self.simulator = simulator
-        self.peers: list[BrowserPeer] = []
-
-    async def command(self, **msg: Any) -> dict[str, Any]:
-        await self.ws.send_json_auto_id(msg)
-        return await self.ws.receive_json()  # type: ignore[no-any-return]
-
-    async def connect(self, entity_id: str = SATELLITE) -> tuple[BrowserPeer, str, SimCall]:
-        peer = BrowserPeer()
-        self.peers.append(peer)
-        offer = await peer.offer()
-        reply = await self.command(
-            type="openai_api/realtime/connect", entity_id=entity_id, sdp=offer
-        )
-        assert reply["success"], reply
-        await peer.accept(reply["result"]["sdp"])
-        call_id = reply["result"]["call_id"]
-        call = self.simulator.calls[call_id]
-        await until(lambda: call.sidebands)
-        return peer, call_id, call
-
-    async def close(self) -> None:
-        for peer in self.peers:
-            await peer.close()
-
-
-@pytest.fixture
-async def voice(
-    hass: HomeAssistant,
-    simulator: RealtimeSimulator,
-    loaded_entry: MockConfigEntry,
-    test_light: str,
-    hass_ws_client: WebSocketGenerator,
-) -> AsyncIterator[Voice]:
-    """HA with a voice profile, a light, and a logged-in websocket client."""
-    v = Voice(hass, await hass_ws_client(hass), simulator)
-    yield v
-    await v.close()
-    if loaded_entry.state is ConfigEntryState.LOADED:
-        await hass.config_entries.async_unload(loaded_entry.entry_id)
+from .voice_helpers import LIGHT, SATELLITE, Voice, until
 
 
 def hass_admin_user_id(hass: HomeAssistant) -> str:

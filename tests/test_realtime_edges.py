@@ -1,0 +1,198 @@
+"""Edges of a live call: time limit, lost auth, calls ended elsewhere, odd events, tools."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import json
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import llm
+from homeassistant.util import dt as dt_util
+import probatio
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
+
+from custom_components.openai_api.const import DOMAIN, EVENT_TRANSCRIPT
+from custom_components.openai_api.realtime import session as session_module
+from custom_components.openai_api.realtime.tools import async_run_tool, format_tool, format_tools
+from simulator import RealtimeSimulator
+from simulator.routes import drop_sidebands
+
+from .voice_helpers import SATELLITE, Voice, until
+
+pytestmark = pytest.mark.usefixtures("test_light")
+
+
+async def test_max_duration_hangs_up(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator
+) -> None:
+    """The profile's longest session (30 min by default) hangs the call up."""
+    _peer, _call_id, call = await voice.connect()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=31))
+    await until(lambda: call.hung_up)
+    assert call.hangup_reason == "hangup"
+
+
+async def test_sideband_rejects_key_starts_reauth(
+    hass: HomeAssistant,
+    voice: Voice,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A key revoked mid-call ends the call and asks for a new key."""
+    _peer, _call_id, call = await voice.connect()
+    simulator.api_key = "sk-rotated"
+    await drop_sidebands(call)
+    await until(lambda: hass.states.get(SATELLITE).attributes["call_count"] == 0)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+
+
+async def test_call_ended_elsewhere_is_not_hung_up_again(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator
+) -> None:
+    """When OpenAI ends the call (the browser hung up), HA lets go without a hang-up request."""
+    _peer, call_id, call = await voice.connect()
+    await call.end("browser")
+    await until(lambda: hass.states.get(SATELLITE).attributes["call_count"] == 0)
+    assert simulator.requests_to(f"/realtime/calls/{call_id}/hangup") == []
+
+
+async def test_odd_events_are_ignored(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator
+) -> None:
+    """Non-JSON, binary, unknown and non-fatal error events do not disturb the call."""
+    transcripts = async_capture_events(hass, EVENT_TRANSCRIPT)
+    _peer, _call_id, call = await voice.connect()
+    ws = call.sidebands[0]
+    await ws.send_str("not json")
+    await ws.send_bytes(b"\x00\x01")
+    await ws.send_str(json.dumps(["a list"]))
+    await call.send({"type": "some.future_event", "x": 1})
+    await call.send({"type": "error", "error": {"code": "invalid_value", "message": "bad"}})
+    await call.send({"type": "response.output_text.done", "text": "Typed answer", "item_id": "i1"})
+    await call.send({"type": "response.output_audio_transcript.done", "transcript": "  "})
+    await call.send({"type": "response.done", "response": {"usage": None}})
+    await until(lambda: transcripts)
+    assert transcripts[0].data["text"] == "Typed answer"
+    assert not call.hung_up
+    await until(lambda: hass.states.get(SATELLITE).attributes["usage"]["responses"] == 1)
+
+
+async def test_announce_while_sideband_is_down(
+    hass: HomeAssistant,
+    voice: Voice,
+    simulator: RealtimeSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An announcement waits briefly for the sideband, then fails clearly."""
+    monkeypatch.setattr(session_module, "SEND_WAIT", 0.05)
+    monkeypatch.setattr(session_module, "RECONNECT_DELAYS", (5.0,))
+    _peer, _call_id, call = await voice.connect()
+    simulator.sideband_refusals = 5
+    await drop_sidebands(call)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "assist_satellite",
+            "announce",
+            {"message": "Hello"},
+            target={"entity_id": SATELLITE},
+            blocking=True,
+        )
+    assert err.value.translation_key == "sideband_unavailable"
+
+
+async def test_announce_needs_text(hass: HomeAssistant, voice: Voice) -> None:
+    """Media cannot be spoken by the model: a message is required."""
+    await voice.connect()
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "assist_satellite",
+            "announce",
+            {"media_id": "media-source://x"},
+            target={"entity_id": SATELLITE},
+            blocking=True,
+        )
+    assert err.value.translation_key == "message_required"
+
+
+class _Tool(llm.Tool):
+    name = "Echo"
+    description = "Echo a word"
+    parameters = probatio.Schema({probatio.Required("word"): str})
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+
+    async def async_call(
+        self, hass: HomeAssistant, tool_input: llm.ToolInput, llm_context: llm.LLMContext
+    ) -> llm.ToolResult:
+        if self.behaviour == "ha_error":
+            raise HomeAssistantError("no such light")
+        if self.behaviour == "crash":
+            raise RuntimeError("bug")
+        if self.behaviour == "error_result":
+            return llm.ToolResult(data={"reason": "busy"}, error=True)
+        return llm.ToolResult(data={"echo": tool_input.tool_args["word"]})
+
+
+class _API(llm.API):
+    async def async_get_api_instance(self, llm_context: llm.LLMContext) -> llm.APIInstance:
+        raise NotImplementedError
+
+
+def _instance(hass: HomeAssistant, behaviour: str) -> llm.APIInstance:
+    context = llm.LLMContext(
+        platform=DOMAIN, context=None, language="en", assistant="conversation", device_id=None
+    )
+    tool = _Tool(behaviour)
+    tool.integration = DOMAIN
+    return llm.APIInstance(
+        api=_API(hass=hass, id="test", name="Test"),
+        api_prompt="",
+        llm_context=context,
+        tools=[tool],
+    )
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "arguments", "expected"),
+    [
+        ("ok", '{"word": "hi"}', {"echo": "hi"}),
+        ("ok", "", {"error": "KeyError"}),  # no arguments: the tool itself reports the gap
+        ("ok", "[1]", {"error": "InvalidArguments"}),
+        ("ok", "{", {"error": "InvalidArguments"}),
+        (
+            "ha_error",
+            '{"word": "x"}',
+            {"error": "HomeAssistantError", "error_text": "no such light"},
+        ),
+        ("crash", '{"word": "x"}', {"error": "RuntimeError", "error_text": "bug"}),
+        ("error_result", '{"word": "x"}', {"error": True, "reason": "busy"}),
+    ],
+)
+async def test_tool_outputs(
+    hass: HomeAssistant, behaviour: str, arguments: str, expected: dict[str, Any]
+) -> None:
+    """Tool failures reach the model as outputs instead of ending the call."""
+    output = json.loads(await async_run_tool(_instance(hass, behaviour), "Echo", arguments))
+    assert expected.items() <= output.items()
+
+
+async def test_tools_without_api(hass: HomeAssistant) -> None:
+    assert format_tools(None) == []
+    assert json.loads(await async_run_tool(None, "x", "{}"))["error"] == "NoTools"
+
+
+def test_format_tool_strips_unsupported_top_level_keys(hass: HomeAssistant) -> None:
+    tool = _Tool("ok")
+    tool.parameters = probatio.Schema(probatio.Any({"a": str}, {"b": int}))
+    formatted = format_tool(tool, None)
+    assert formatted["name"] == "Echo"
+    assert not {"anyOf", "oneOf"} & set(formatted["parameters"])
