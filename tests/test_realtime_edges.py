@@ -196,3 +196,87 @@ def test_format_tool_strips_unsupported_top_level_keys(hass: HomeAssistant) -> N
     formatted = format_tool(tool, None)
     assert formatted["name"] == "Echo"
     assert not {"anyOf", "oneOf"} & set(formatted["parameters"])
+
+
+async def _custom_voice(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    hass_ws_client: Any,
+    **changes: Any,
+) -> tuple[Voice, MockConfigEntry]:
+    from custom_components.openai_api.config_flow import DEFAULT_PROFILE
+
+    from .conftest import make_entry
+
+    entry = make_entry(simulator, profiles={"Voice assistant": {**DEFAULT_PROFILE, **changes}})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    return Voice(hass, await hass_ws_client(hass), simulator), entry
+
+
+async def test_profile_limit_counts_everyone(
+    hass: HomeAssistant, simulator: RealtimeSimulator, hass_ws_client: Any
+) -> None:
+    v, entry = await _custom_voice(
+        hass, simulator, hass_ws_client, max_sessions=1, max_sessions_per_user=5
+    )
+    await v.connect()
+    from .browser_peer import BrowserPeer
+
+    peer = BrowserPeer()
+    v.peers.append(peer)
+    reply = await v.command(
+        type="openai_api/realtime/connect", entity_id=SATELLITE, sdp=await peer.offer()
+    )
+    assert reply["error"]["translation_key"] == "too_many_sessions"
+    await v.close()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_profile_without_tools(
+    hass: HomeAssistant, simulator: RealtimeSimulator, hass_ws_client: Any
+) -> None:
+    """No LLM API: no tools in the session."""
+    v, entry = await _custom_voice(hass, simulator, hass_ws_client, llm_hass_api=[])
+    await v.connect()
+    session = json.loads(
+        simulator.requests_to("/realtime/calls")[-1]
+        .body.split(b"application/json")[1]
+        .split(b"\r\n\r\n", 1)[1]
+        .split(b"\r\n--", 1)[0]
+    )
+    assert "tools" not in session
+    await v.close()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_profile_with_bad_template(
+    hass: HomeAssistant, simulator: RealtimeSimulator, hass_ws_client: Any
+) -> None:
+    """A broken prompt template gives a clear error and leaves no call behind."""
+    v, entry = await _custom_voice(
+        hass, simulator, hass_ws_client, prompt="{{ states('x') | no_such_filter }}"
+    )
+    reply = await v.command(type="openai_api/realtime/ephemeral", entity_id=SATELLITE)
+    assert reply["error"]["translation_key"] == "profile_error"
+    reply = await v.command(
+        type="openai_api/realtime/attach", entity_id=SATELLITE, call_id="rtc_unknown"
+    )
+    assert reply["error"]["translation_key"] == "profile_error"
+    assert entry.runtime_data.manager.calls == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_attach_twice_and_unloaded_entry(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Attaching a call HA already controls returns it; an unloaded account is refused."""
+    _peer, call_id, _call = await voice.connect()
+    reply = await voice.command(
+        type="openai_api/realtime/attach", entity_id=SATELLITE, call_id=call_id
+    )
+    assert reply["result"] == {"call_id": call_id}
+    assert len(loaded_entry.runtime_data.manager.calls) == 1
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    reply = await voice.command(type="openai_api/realtime/ephemeral", entity_id=SATELLITE)
+    assert reply["error"]["translation_key"] == "entry_not_loaded"

@@ -49,6 +49,8 @@ class Voice:
         call_id = reply["result"]["call_id"]
         call = self.simulator.calls[call_id]
         await until(lambda: call.sidebands)
+        # Closing a peer while ICE is still connecting races inside aiortc: wait for media.
+        await until(lambda: peer.pc.connectionState == "connected")
         return peer, call_id, call
 
     async def close(self) -> None:

@@ -18,6 +18,7 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: OpenAIConfigEntry
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
+    manager = entry.runtime_data.manager
     return {
         "entry": {
             "title": entry.title,
@@ -27,10 +28,14 @@ async def async_get_config_entry_diagnostics(
         },
         "subentries": [
             {
+                "subentry_id": sub.subentry_id,
                 "subentry_type": sub.subentry_type,
                 "title": sub.title,
                 "data": async_redact_data(dict(sub.data), TO_REDACT),
+                "usage": manager.profile_usage(sub.subentry_id).as_dict(),
             }
             for sub in entry.subentries.values()
         ],
+        # Live calls: ids, state and usage only; user ids stay out.
+        "calls": [call.as_dict() for call in manager.calls],
     }

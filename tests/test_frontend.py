@@ -1,0 +1,37 @@
+"""The card is served by the integration and loaded on every dashboard."""
+
+from __future__ import annotations
+
+from homeassistant.components.frontend import DATA_EXTRA_MODULE_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+
+async def test_card_is_served_and_registered(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, simulator: object
+) -> None:
+    """With the frontend loaded, the card's module URL is added and the file is served."""
+    assert await async_setup_component(hass, "frontend", {})
+    from .conftest import make_entry
+
+    entry: MockConfigEntry = make_entry(simulator)  # type: ignore[arg-type]
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    urls = [u for u in hass.data[DATA_EXTRA_MODULE_URL].urls if "openai_api" in u]
+    assert urls == ["/openai_api_static/openai-realtime-voice-card.js?v=0.1.0"]
+
+    client = await hass_client()
+    resp = await client.get(urls[0])
+    assert resp.status == 200
+    assert "openai-realtime-voice-card" in await resp.text()
+
+
+async def test_card_served_without_frontend(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, loaded_entry: MockConfigEntry
+) -> None:
+    """Without the frontend integration the module is still served (for manual resources)."""
+    client = await hass_client()
+    resp = await client.get("/openai_api_static/openai-realtime-voice-card.js")
+    assert resp.status == 200
