@@ -183,7 +183,7 @@ class RealtimeManager:
         call = self._new_call(profile, entity_id, user_id, "relay", None)
         try:
             session, api = await self._prepare(profile, user_id, device_id)
-            call.api = api
+            call.api, call.session = api, session
             result = await async_call_api(
                 self.hass,
                 self.entry,
@@ -230,7 +230,7 @@ class RealtimeManager:
         self._check_limits(profile, user_id)
         call = self._new_call(profile, entity_id, user_id, "ephemeral", None)
         try:
-            _session, call.api = await self._prepare(profile, user_id, device_id)
+            call.session, call.api = await self._prepare(profile, user_id, device_id)
         except BaseException:
             self.calls.remove(call)
             raise

@@ -46,6 +46,11 @@ _STATE_EVENTS = {
 # Error codes after which the call cannot go on.
 _FATAL_ERROR_CODES = {"session_expired", "call_ended", "invalid_api_key"}
 
+# The browser holds the call's data channel and may send `session.update` itself. These are the
+# fields a dashboard user must not choose; the sideband puts the profile's values back.
+_GUARDED_FIELDS = ("instructions", "tools", "tool_choice")
+MAX_SESSION_RESTORES = 5  # then the call is hung up: a client that keeps trying is hostile
+
 
 @dataclass(slots=True)
 class Usage:
@@ -128,6 +133,9 @@ class RealtimeCall:
         self._response_done: list[asyncio.Future[None]] = []
         self._ended = False
         self._finished = False
+        # The profile's session as HA set it; None until the manager prepared it.
+        self.session: dict[str, Any] | None = None
+        self._restores = 0
 
     @property
     def ended(self) -> bool:
@@ -178,6 +186,9 @@ class RealtimeCall:
             failures = 0
             self._ws = ws
             self._connected.set()
+            if self.info.mode == "ephemeral" and self.session is not None:
+                # The client created the call itself; make sure it runs the profile's session.
+                self._spawn(self._async_restore_session())
             try:
                 fatal = await self._read(ws)
             finally:
@@ -225,6 +236,16 @@ class RealtimeCall:
             self._transcript("assistant", event.get("transcript"), event.get("item_id"))
         elif kind == "response.output_text.done":
             self._transcript("assistant", event.get("text"), event.get("item_id"))
+        elif kind == "session.updated":
+            if self._session_tampered(event.get("session")):
+                self._restores += 1
+                if self._restores > MAX_SESSION_RESTORES:
+                    return "session_tampered"
+                LOGGER.warning(
+                    "A client changed the instructions or tools of %s; restoring the profile's",
+                    self.call_id,
+                )
+                self._spawn(self._async_restore_session())
         elif kind == "response.done":
             response = event.get("response") or {}
             self.usage.add(response.get("usage"))
@@ -267,6 +288,27 @@ class RealtimeCall:
             },
             context=self.context,
         )
+
+    def _session_tampered(self, session: Any) -> bool:
+        """Whether the server's session differs from the profile's in a guarded field."""
+        if self.session is None or not isinstance(session, dict):
+            return False
+        if session.get("instructions") != self.session.get("instructions"):
+            return True
+        if session.get("tool_choice", "auto") != self.session.get("tool_choice", "auto"):
+            return True
+        # The server may add defaults to each tool (such as `strict`): compare the names.
+        return _tool_names(session.get("tools")) != _tool_names(self.session.get("tools"))
+
+    async def _async_restore_session(self) -> None:
+        assert self.session is not None
+        update: dict[str, Any] = {"type": "realtime"}
+        for key in _GUARDED_FIELDS:
+            update[key] = self.session.get(key, [] if key == "tools" else "auto")
+        try:
+            await self.async_send({"type": "session.update", "session": update})
+        except HomeAssistantError as err:
+            LOGGER.warning("Session of %s not restored: %s", self.call_id, err)
 
     def _spawn(self, coro: Any) -> None:
         task = self.hass.async_create_background_task(coro, f"{DOMAIN} {self.call_id} task")
@@ -382,3 +424,13 @@ class RealtimeCall:
             "started": self.info.started,
             "usage": self.usage.as_dict(),
         }
+
+
+def _tool_names(tools: Any) -> set[str]:
+    if not isinstance(tools, list):
+        return set()
+    return {
+        str(t.get("name") or t.get("server_label") or t.get("type"))
+        for t in tools
+        if isinstance(t, dict)
+    }
