@@ -361,9 +361,7 @@ async def test_ephemeral_mode(
     call = simulator.calls[call_id]
     await until(lambda: call.sidebands)
     # The client made the call itself: HA re-asserts the profile's instructions and tools.
-    update = await until(
-        lambda: [r for r in call.received if r.event["type"] == "session.update"]
-    )
+    update = await until(lambda: [r for r in call.received if r.event["type"] == "session.update"])
     assert update[0].source == "sideband"
     assert update[0].event["session"]["instructions"] == body["session"]["instructions"]
     assert {t["name"] for t in update[0].event["session"]["tools"]} == {
