@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+import importlib.util
 import os
 from pathlib import Path
 import signal
@@ -118,7 +119,10 @@ async def start(config_dir: Path, port: int, *, log: Path | None = None) -> Home
     """Start HA and wait until its HTTP API answers."""
     prepare_config(config_dir, port)
     out = open(log, "ab") if log else None  # noqa: ASYNC230, SIM115 - handed to the child process
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    path = [str(REPO)]
+    if importlib.util.find_spec("turbojpeg") is None:
+        path.append(str(Path(__file__).parent / "shims"))  # see shims/turbojpeg.py
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -147,34 +151,51 @@ async def start(config_dir: Path, port: int, *, log: Path | None = None) -> Home
     raise RuntimeError("Home Assistant did not start within 150 s")
 
 
-async def _token(session: aiohttp.ClientSession, url: str, code: str) -> str:
+async def _tokens(
+    session: aiohttp.ClientSession, url: str, code: str, client_id: str = CLIENT_ID
+) -> dict[str, Any]:
     async with session.post(
         f"{url}/auth/token",
-        data={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
+        data={"grant_type": "authorization_code", "code": code, "client_id": client_id},
     ) as resp:
         resp.raise_for_status()
-        return str((await resp.json())["access_token"])
+        return dict(await resp.json())
 
 
-async def _login(session: aiohttp.ClientSession, url: str) -> str:
-    """Log in with the dev user through HA's login flow; return an access token."""
+async def _token(session: aiohttp.ClientSession, url: str, code: str) -> str:
+    return str((await _tokens(session, url, code))["access_token"])
+
+
+async def login(
+    session: aiohttp.ClientSession, url: str, client_id: str = CLIENT_ID
+) -> dict[str, Any]:
+    """Log in with the dev user through HA's login flow; return HA's token response.
+
+    It has `access_token`, `refresh_token` and `expires_in`. The end-to-end tests log the
+    browser in with it, using the frontend's own client id (`http://host:port/`).
+    """
     async with session.post(
         f"{url}/auth/login_flow",
         json={
-            "client_id": CLIENT_ID,
+            "client_id": client_id,
             "handler": ["homeassistant", None],
-            "redirect_uri": CLIENT_ID,
+            "redirect_uri": client_id,
         },
     ) as resp:
         flow = await resp.json()
     async with session.post(
         f"{url}/auth/login_flow/{flow['flow_id']}",
-        json={"client_id": CLIENT_ID, "username": USERNAME, "password": PASSWORD},
+        json={"client_id": client_id, "username": USERNAME, "password": PASSWORD},
     ) as resp:
         result = await resp.json()
     if result.get("type") != "create_entry":
         raise RuntimeError(f"Login failed: {result}")
-    return await _token(session, url, result["result"])
+    return await _tokens(session, url, result["result"], client_id)
+
+
+async def _login(session: aiohttp.ClientSession, url: str) -> str:
+    """Log in with the dev user; return an access token."""
+    return str((await login(session, url))["access_token"])
 
 
 async def onboard(ha: HomeAssistantProcess) -> str:
@@ -206,7 +227,28 @@ async def onboard(ha: HomeAssistantProcess) -> str:
                 ) as resp:
                     resp.raise_for_status()
         ha.token = await _login(session, ha.url)
+        await _confirm_http_config(session, ha)
     return ha.token
+
+
+async def _confirm_http_config(session: aiohttp.ClientSession, ha: HomeAssistantProcess) -> None:
+    """Keep the HTTP settings from configuration.yaml.
+
+    HA 2026.10 moves them to storage as a trial that reverts (and restarts HA on port 8123)
+    unless a user confirms it within five minutes; until then every page shows a dialog asking
+    to. This confirms it, as clicking "Confirm" would. Nothing to do once confirmed.
+    """
+    async with session.ws_connect(f"{ha.url}/api/websocket") as ws:
+        await ws.receive_json()  # auth_required
+        await ws.send_json({"type": "auth", "access_token": ha.token})
+        await ws.receive_json()  # auth_ok
+        await ws.send_json({"id": 1, "type": "http/config"})
+        config = await ws.receive_json()
+        if config.get("success") and config["result"].get("pending"):
+            await ws.send_json({"id": 2, "type": "http/config/promote"})
+            result = await ws.receive_json()
+            if not result.get("success"):
+                raise RuntimeError(f"Could not confirm the HTTP settings: {result}")
 
 
 async def ensure_entry(ha: HomeAssistantProcess, api_key: str, base_url: str) -> dict[str, Any]:

@@ -155,6 +155,18 @@ class RealtimeSimulator:
                 roll -= share
         return None
 
+    def add_call(self, session: dict[str, Any] | None = None) -> SimCall:
+        """Register a live call without media, as if a client had posted an offer itself.
+
+        Only the sideband and call control work on it (no WebRTC peer, no data channel): the
+        benchmarks hold many live sidebands this way without a DTLS/ICE stack per call.
+        """
+        from .routes import effective_session  # noqa: PLC0415 - routes need this module
+
+        call = SimCall(effective_session(session), ephemeral=True)
+        self.calls[call.call_id] = call
+        return call
+
     def call(self, call_id: str | None = None) -> SimCall:
         """A call by id, or the newest one."""
         if call_id is None:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 import json
 import secrets
+import time
 from typing import Any
 
 from aiohttp import web
@@ -62,6 +63,7 @@ class ReceivedEvent:
 
     source: str  # "datachannel" or "sideband"
     event: dict[str, Any]
+    at: float = field(default_factory=time.perf_counter)  # when it arrived (perf_counter)
 
 
 class SimCall:
@@ -76,6 +78,7 @@ class SimCall:
         self.sideband_connects = 0
         self.received: list[ReceivedEvent] = []
         self.sent: list[dict[str, Any]] = []
+        self.sent_at: list[float] = []  # perf_counter when each of `sent` went out
         self.hung_up = False
         self.hangup_reason: str | None = None
         self.auto_turn: Turn | None = None
@@ -91,10 +94,11 @@ class SimCall:
     async def send(self, event: dict[str, Any]) -> None:
         """Send a server event to the data channel and every sideband socket."""
         event = {"event_id": _id("event"), **event}
-        self.sent.append(event)
         text = json.dumps(event)
         if self.peer is not None:
             self.peer.send(text)
+        self.sent.append(event)
+        self.sent_at.append(time.perf_counter())
         for ws in list(self.sidebands):
             if not ws.closed:
                 try:

@@ -54,6 +54,20 @@ def _middleware(sim: RealtimeSimulator) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "OPTIONS":
+            # A browser's CORS preflight (ephemeral-key clients post their offer directly).
+            return _cors(
+                web.Response(
+                    status=204,
+                    headers={
+                        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                        "Access-Control-Allow-Headers": request.headers.get(
+                            "Access-Control-Request-Headers", "Authorization, Content-Type"
+                        ),
+                        "Access-Control-Max-Age": "600",
+                    },
+                )
+            )
         body = await request.read()
         path = request.path.removeprefix(API_PREFIX)
         sim.requests.append(
@@ -78,9 +92,17 @@ def _middleware(sim: RealtimeSimulator) -> Any:
                 )
         if not response.prepared:
             response.headers["x-request-id"] = request_id
+            _cors(response)
         return response
 
     return middleware
+
+
+def _cors(response: web.StreamResponse) -> web.StreamResponse:
+    """Let browsers call the API and read the call id, as OpenAI's API does."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = "Location, x-request-id"
+    return response
 
 
 def _fault_response(request: web.Request, fault: Any) -> web.StreamResponse:

@@ -35,3 +35,27 @@ async def test_card_served_without_frontend(
     client = await hass_client()
     resp = await client.get("/openai_api_static/openai-realtime-voice-card.js")
     assert resp.status == 200
+
+
+def test_card_module_matches_the_backend() -> None:
+    """The card defines its elements, registers in the card picker, and speaks every command."""
+    from pathlib import Path
+    import re
+
+    from custom_components.openai_api import websocket_api
+    from custom_components.openai_api.frontend import CARD_FILE
+
+    source = (Path(websocket_api.__file__).parent / "frontend" / CARD_FILE).read_text()
+    assert 'const CARD = "openai-realtime-voice-card";' in source
+    assert "const EDITOR = `${CARD}-editor`;" in source
+    assert "window.customCards" in source
+    for handler in (
+        websocket_api.ws_connect,
+        websocket_api.ws_ephemeral,
+        websocket_api.ws_attach,
+        websocket_api.ws_hangup,
+    ):
+        assert f'type: "{handler._ws_command}"' in source  # type: ignore[attr-defined]
+    # The module must load as is in a browser: no imports of packages, no build step.
+    assert not re.search(r"^\s*(import|export)\b", source, re.MULTILINE)
+    assert "require(" not in source

@@ -113,8 +113,12 @@ class OpenAIClient:
         organization: str | None = None,
         project: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        sideband_session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._session = session
+        # A sideband holds its connection for the whole call, and a pool's per-host limit
+        # counts open WebSockets: on a pool of their own they never starve the REST calls.
+        self._sideband_session = sideband_session or session
         self._api_key = api_key
         self.base_url = normalize_base_url(base_url)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -253,7 +257,7 @@ class OpenAIClient:
     async def connect_sideband(self, call_id: str) -> aiohttp.ClientWebSocketResponse:
         """Open the server-side WebSocket of a call (`/realtime?call_id=...`)."""
         try:
-            return await self._session.ws_connect(
+            return await self._sideband_session.ws_connect(
                 self.websocket_url("/realtime", call_id=call_id),
                 headers=self._headers,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),

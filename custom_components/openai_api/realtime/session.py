@@ -407,9 +407,11 @@ class RealtimeCall:
         if self._timer is not None:
             self._timer()
             self._timer = None
+        # Release announcements still waiting for their response. Not `cancel()`: a cancelled
+        # future raises CancelledError in the caller's task, which aborts the calling script.
         for waiter in self._response_done:
             if not waiter.done():
-                waiter.cancel()
+                waiter.set_result(None)
         self._response_done.clear()
         self.state = AssistSatelliteState.IDLE
         self._on_end(self)

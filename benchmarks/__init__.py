@@ -1,0 +1,1 @@
+"""Benchmarks: `scripts/run python -m benchmarks.run --scale smoke|full` (see README.md)."""

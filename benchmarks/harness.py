@@ -1,0 +1,250 @@
+"""Home Assistant in this process, the way the tests run it, with the integration and a light.
+
+It reuses pytest-homeassistant-custom-component's `async_test_home_assistant` outside pytest:
+the same HA core, registries, auth and HTTP app as the test suite, but on HA's own event loop
+configuration (no asyncio debug mode, which the pytest plugin switches on and which would
+slow every callback). HA's HTTP server is not bound; its app is served on a loopback port by
+aiohttp's TestServer, exactly as the `hass_ws_client` fixture does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import contextlib
+from dataclasses import dataclass, field
+import itertools
+import tempfile
+from typing import Any
+from unittest.mock import patch
+
+import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
+from homeassistant import loader
+from homeassistant.auth.const import GROUP_ID_ADMIN
+from homeassistant.auth.models import Credentials
+from homeassistant.auth.providers.homeassistant import HassAuthProvider
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import frame, translation
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import (
+    CLIENT_ID,
+    MockConfigEntry,
+    MockUser,
+    async_test_home_assistant,
+)
+
+# Our package before anything else named `custom_components` (see tests/conftest.py).
+import custom_components.openai_api  # noqa: F401
+from custom_components.openai_api.config_flow import DEFAULT_PROFILE
+from custom_components.openai_api.const import (
+    CONF_BASE_URL,
+    CONF_MAX_SESSIONS,
+    CONF_MAX_SESSIONS_PER_USER,
+    DOMAIN,
+    SUBENTRY_VOICE,
+)
+from simulator import RealtimeSimulator
+
+API_KEY = "sk-bench-0123456789abcdef"
+SATELLITE = "assist_satellite.voice_assistant"
+LIGHT = "light.test_light"
+# Profiles that hold the 100 sessions of the memory benchmark: 20 each, the most a profile
+# may be configured with in the UI.
+MEMORY_PROFILES = 5
+SESSIONS_PER_PROFILE = 20
+
+
+@dataclass
+class WsClient:
+    """A logged-in connection to HA's websocket API."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def command(self, **msg: Any) -> dict[str, Any]:
+        """Send one command and return its result message (nothing else may be in flight)."""
+        msg["id"] = next(self._ids)
+        await self.ws.send_json(msg)
+        while True:
+            reply: dict[str, Any] = await self.ws.receive_json()
+            if reply.get("id") == msg["id"]:
+                return reply
+
+
+@dataclass
+class Bench:
+    """Everything a benchmark needs: HA, the simulator, the entry, a logged-in websocket."""
+
+    hass: HomeAssistant
+    sim: RealtimeSimulator
+    entry: MockConfigEntry
+    client: TestClient[Any, Any]
+    access_token: str
+    user_id: str
+    ws: WsClient
+
+    @classmethod
+    async def create(
+        cls,
+        hass: HomeAssistant,
+        sim: RealtimeSimulator,
+        entry: MockConfigEntry,
+        client: TestClient[Any, Any],
+    ) -> Bench:
+        """Log an admin in over the websocket API."""
+        token, user_id = await admin_token(hass)
+        ws = await ws_connect(client, token)
+        return cls(hass, sim, entry, client, token, user_id, ws)
+
+    async def ws_client(self) -> WsClient:
+        """Another logged-in websocket connection."""
+        return await ws_connect(self.client, self.access_token)
+
+    async def close(self) -> None:
+        """Close the websocket (HA hangs up calls still tied to it)."""
+        await self.ws.ws.close()
+
+
+async def ws_connect(client: TestClient[Any, Any], token: str) -> WsClient:
+    """Open and authenticate a websocket connection."""
+    ws = await client.ws_connect("/api/websocket")
+    assert (await ws.receive_json())["type"] == "auth_required"
+    await ws.send_json({"type": "auth", "access_token": token})
+    assert (await ws.receive_json())["type"] == "auth_ok"
+    return WsClient(ws)
+
+
+def make_entry(sim: RealtimeSimulator) -> MockConfigEntry:
+    """The account entry: the default voice profile plus the memory benchmark's profiles."""
+    profiles = [
+        ConfigSubentryData(
+            data=DEFAULT_PROFILE,
+            subentry_type=SUBENTRY_VOICE,
+            title="Voice assistant",
+            unique_id=None,
+        )
+    ]
+    profiles += [
+        ConfigSubentryData(
+            data={
+                **DEFAULT_PROFILE,
+                CONF_MAX_SESSIONS: SESSIONS_PER_PROFILE,
+                CONF_MAX_SESSIONS_PER_USER: SESSIONS_PER_PROFILE,
+            },
+            subentry_type=SUBENTRY_VOICE,
+            title=f"Bench {n}",
+            unique_id=None,
+        )
+        for n in range(1, MEMORY_PROFILES + 1)
+    ]
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="OpenAI",
+        data={CONF_API_KEY: API_KEY, CONF_BASE_URL: sim.base_url},
+        subentries_data=profiles,
+    )
+
+
+async def admin_token(hass: HomeAssistant) -> tuple[str, str]:
+    """An admin user and an access token for it (as the `hass_access_token` fixture does)."""
+    provider = HassAuthProvider(hass, hass.auth._store, {"type": "homeassistant"})
+    await provider.async_initialize()
+    hass.auth._providers[(provider.type, provider.id)] = provider
+    user = MockUser(groups=[await hass.auth.async_get_group(GROUP_ID_ADMIN)]).add_to_hass(hass)
+    credential = Credentials(
+        id="bench-credential",
+        auth_provider_type="homeassistant",
+        auth_provider_id=None,
+        data={"username": "admin"},
+        is_new=False,
+    )
+    await hass.auth.async_link_user(user, credential)
+    refresh = await hass.auth.async_create_refresh_token(user, CLIENT_ID, credential=credential)
+    return hass.auth.async_create_access_token(refresh), user.id
+
+
+async def setup_light(hass: HomeAssistant) -> None:
+    """A template light on an input_boolean, exposed to Assist (the `test_light` fixture)."""
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"test_light_power": {"name": "power"}}}
+    )
+    power = "input_boolean.test_light_power"
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": [
+                {
+                    "light": [
+                        {
+                            "name": "Test light",
+                            "state": f"{{{{ is_state('{power}', 'on') }}}}",
+                            "turn_on": {
+                                "action": "input_boolean.turn_on",
+                                "target": {"entity_id": power},
+                            },
+                            "turn_off": {
+                                "action": "input_boolean.turn_off",
+                                "target": {"entity_id": power},
+                            },
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+    async_expose_entity(hass, "conversation", LIGHT, True)
+
+
+@contextlib.asynccontextmanager
+async def home_assistant() -> AsyncIterator[HomeAssistant]:
+    """A test Home Assistant with custom integrations enabled and `homeassistant` set up."""
+    with (
+        tempfile.TemporaryDirectory(prefix="openai-api-bench-") as config_dir,
+        # As the `disable_http_server` fixture: the HTTP app runs on a TestServer instead.
+        patch("homeassistant.components.http.HomeAssistantHTTP.async_bind"),
+        patch("homeassistant.components.http.HomeAssistantHTTP.start"),
+    ):
+        async with async_test_home_assistant(config_dir=config_dir) as hass:
+            frame.async_setup(hass)
+            await translation.async_load_integrations(hass, {"homeassistant"})
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+            assert await async_setup_component(hass, "homeassistant", {})
+            try:
+                yield hass
+            finally:
+                for entry in hass.config_entries.async_entries():
+                    if entry.state is ConfigEntryState.LOADED:
+                        await hass.config_entries.async_unload(entry.entry_id)
+                await hass.async_stop(force=True)
+
+
+async def start_client(hass: HomeAssistant) -> TestClient[Any, Any]:
+    """Serve HA's HTTP app on loopback (the `aiohttp_client` fixture's way)."""
+    assert await async_setup_component(hass, "websocket_api", {})
+    server = TestServer(hass.http.app)
+    # Registering a view after the server started must keep working (as in the fixture).
+    server.app._router.freeze = lambda: None  # type: ignore[method-assign]
+    client = TestClient(server)
+    await client.start_server()
+    return client
+
+
+async def settle(hass: HomeAssistant, seconds: float = 0.05) -> None:
+    """Let background work finish (HA jobs, then whatever the network still delivers)."""
+    await hass.async_block_till_done()
+    await asyncio.sleep(seconds)
+    await hass.async_block_till_done()
+
+
+async def prepare(hass: HomeAssistant, sim: RealtimeSimulator) -> MockConfigEntry:
+    """The light, and the account entry added (not yet set up)."""
+    await setup_light(hass)
+    entry = make_entry(sim)
+    entry.add_to_hass(hass)
+    return entry

@@ -1,0 +1,1 @@
+"""End-to-end tests: the voice card in Chromium, a real Home Assistant and the simulator."""
