@@ -17,14 +17,23 @@ from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import json
+import os
 from pathlib import Path
+import shutil
 import socket
 import threading
 import time
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    async_playwright,
+)
 
 from devtools import ha_instance
 from simulator import RealtimeSimulator
@@ -32,6 +41,9 @@ from simulator.webrtc import cancel_stray_ice_tasks
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
+# The README's screenshots. Every run writes its own to ARTIFACTS; the documented ones change
+# only on request (they differ from run to run by the live level meters):
+#   scripts/run env UPDATE_SCREENSHOTS=1 python -m pytest tests/e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 API_KEY = "sk-e2e-simulator-key"
 SATELLITE = "assist_satellite.voice_assistant"
@@ -302,6 +314,15 @@ class Harness:
         for number, page in enumerate(self.pages):
             with contextlib.suppress(Exception):
                 await page.screenshot(path=ARTIFACTS / f"{name}-{number}.png", full_page=True)
+
+    async def save_screenshot(self, element: Locator, name: str) -> None:
+        """Screenshot an element into ARTIFACTS, and into docs/ when asked or missing."""
+        path = ARTIFACTS / name
+        await element.screenshot(path=path)
+        documented = SCREENSHOTS / name
+        if os.environ.get("UPDATE_SCREENSHOTS") or not documented.exists():
+            documented.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, documented)
 
     async def close_pages(self) -> None:
         """Close every browser context a test opened."""

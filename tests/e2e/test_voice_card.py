@@ -21,7 +21,6 @@ from .harness import (
     DASHBOARD_PATH,
     LIGHT,
     SATELLITE,
-    SCREENSHOTS,
     Harness,
     until,
 )
@@ -65,6 +64,16 @@ async def transcript(card: Locator) -> list[tuple[str, str]]:
     return [(role, text) for role, text in lines]
 
 
+async def remote_level(card: Locator) -> bool:
+    """Whether the card hears the model (the simulator plays a tone at RMS 0.2)."""
+    return float(await card.get_attribute("data-remote-level") or 0) > 0.01
+
+
+async def no_live_calls(w: Harness) -> bool:
+    """Whether the satellite entity lists no live call."""
+    return await satellite_attr(w, "call_count") == 0
+
+
 async def satellite_attr(w: Harness, name: str) -> Any:
     state = await w.state(SATELLITE)
     assert state is not None
@@ -100,8 +109,7 @@ def test_login_idle_card_and_editor(world: Harness) -> None:
         assert outline == "solid"
         await page.mouse.move(0, 0)
         await page.locator("body").click(position={"x": 5, "y": 600})  # blur: no focus ring
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        await card.screenshot(path=SCREENSHOTS / "voice-card-idle.png")
+        await w.save_screenshot(card, "voice-card-idle.png")
 
         # The card picker entry, the stub config, validation and the visual editor.
         result = await page.evaluate(
@@ -130,13 +138,15 @@ def test_login_idle_card_and_editor(world: Harness) -> None:
               editor.hass = hass;
               editor.setConfig({type: "custom:openai-realtime-voice-card", entity: stub.entity});
               const form = editor.querySelector("ha-form");
-              await form.updateComplete;
-              await new Promise((resolve) => setTimeout(resolve, 500));
               // Labels end up in text, in `label` properties, or in shadow roots: gather all.
               const text = (root) => [...root.querySelectorAll("*")].map((el) =>
                 [el.shadowRoot ? text(el.shadowRoot) : "", typeof el.label === "string" ? el.label : "",
                  [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join("")]
                   .join(" ")).join(" ");
+              // ha-form loads each selector on demand: wait until the last one has rendered.
+              for (let i = 0; i < 100 && !text(form.shadowRoot ?? form).includes("Show transcript"); i++) {
+                await new Promise((resolve) => setTimeout(resolve, 100));
+              }
               form.dispatchEvent(new CustomEvent("value-changed",
                 {detail: {value: {...form.data, mode: "ephemeral", name: ""}}}));
               editor.remove();
@@ -210,9 +220,7 @@ def test_relay_session_end_to_end(world: Harness) -> None:
         # Audio both ways: the microphone reaches "OpenAI", the model's tone plays in the card.
         await until(lambda: call.peer is not None and call.peer.frames_received > 10)
         await until(lambda: call.sidebands)  # HA's sideband is attached
-        await expect(card).not_to_have_attribute("data-remote-level", "0.000", timeout=TIMEOUT)
-        level = float(await card.get_attribute("data-remote-level") or 0)
-        assert level > 0.01
+        await until(lambda: remote_level(card))
         stats = await card.evaluate("el => el.rtcStats()")
         assert stats["inbound_bytes"] > 0
         assert stats["outbound_bytes"] > 0
@@ -249,7 +257,7 @@ def test_relay_session_end_to_end(world: Harness) -> None:
         ]
         await expect_state(card, "listening")
         await button.evaluate("el => el.blur()")
-        await card.screenshot(path=SCREENSHOTS / "voice-card-live.png")
+        await w.save_screenshot(card, "voice-card-live.png")
 
         # Transcript deltas are appended, the final text replaces them.
         for delta in ("Any", "thing else?"):
@@ -278,8 +286,8 @@ def test_relay_session_end_to_end(world: Harness) -> None:
         await until(lambda: call.hung_up)
         hangups = [r.path for r in w.sim.requests if r.path.endswith("/hangup")]
         assert hangups == [f"/realtime/calls/{call.call_id}/hangup"]
-        await w.wait_state(SATELLITE, "idle")
-        assert await satellite_attr(w, "call_count") == 0
+        await until(lambda: no_live_calls(w))
+        assert (await w.state(SATELLITE) or {})["state"] == "idle"
 
     world.run(body())
 
@@ -306,7 +314,7 @@ def test_ephemeral_session(world: Harness) -> None:
         assert offer.headers["Content-Type"] == "application/sdp"
         await until(lambda: call.sidebands)  # attached
         assert call.call_id in await satellite_attr(w, "call_ids")
-        await expect(card).not_to_have_attribute("data-remote-level", "0.000", timeout=TIMEOUT)
+        await until(lambda: remote_level(card))
 
         await call.user_turn(
             Turn(
@@ -367,12 +375,11 @@ def test_too_many_sessions_then_retry(world: Harness) -> None:
         await expect_state(hallway, "error")
         message = "You already have 1 live session(s) with this voice profile."
         await expect(hallway.locator(".error .message")).to_have_text(message)
-        await hallway.screenshot(path=SCREENSHOTS / "voice-card-error.png")
+        await w.save_screenshot(hallway, "voice-card-error.png")
 
         await kitchen.locator("button.talk").click()
         await expect_state(kitchen, "idle")
-        await w.wait_state(SATELLITE, "idle")
-        await until(lambda: all(c.hung_up for c in w.sim.calls.values()))
+        await until(lambda: no_live_calls(w))
         await hallway.locator("button.retry").click()
         await expect_state(hallway, "listening")
         await hallway.locator("button.talk").click()
@@ -433,10 +440,11 @@ def test_sessions_end_with_the_page_the_view_and_the_connection(world: Harness) 
         page, card = await open_card(w)
         call = await start(w, card)
         await page.evaluate(
-            """() => {
-              history.pushState(null, "", "/voice-card/ephemeral");
+            """(path) => {
+              history.pushState(null, "", path);  // how HA's own links navigate
               window.dispatchEvent(new CustomEvent("location-changed"));
-            }"""
+            }""",
+            f"/{DASHBOARD_PATH}/ephemeral",
         )
         await until(lambda: call.hung_up)
         assert call.hangup_reason == "hangup"
