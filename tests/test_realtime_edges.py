@@ -289,7 +289,8 @@ async def test_browser_cannot_change_instructions_or_tools(
     peer, _call_id, call = await voice.connect()
     profile_session = dict(call.session)
     assert profile_session["tools"]
-
+    # ICE can be connected a moment before the data channel's SCTP association is.
+    await until(lambda: peer.channel.readyState == "open")
     peer.channel.send(
         json.dumps(
             {
