@@ -51,6 +51,7 @@ class Voice:
         await until(lambda: call.sidebands)
         # Closing a peer while ICE is still connecting races inside aiortc: wait for media.
         await until(lambda: peer.pc.connectionState == "connected")
+        await until(lambda: peer.channel.readyState == "open")
         return peer, call_id, call
 
     async def close(self) -> None:
