@@ -335,3 +335,34 @@ async def test_browser_that_keeps_changing_the_session_is_hung_up(
     await until(lambda: hass.states.get(SATELLITE).attributes["call_count"] == 0)
     restores = [r for r in call.received if r.event["type"] == "session.update"]
     assert len(restores) == session_module.MAX_SESSION_RESTORES
+
+
+async def test_announce_fails_when_the_call_ends_before_it_is_spoken(
+    hass: HomeAssistant,
+    voice: Voice,
+    simulator: RealtimeSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hanging up mid-announcement gives the caller a clear error, not a silent success."""
+    _peer, call_id, call = await voice.connect()
+
+    async def never_answer(*_args: Any, **_kwargs: Any) -> None:
+        """The model is still talking: no response.done yet."""
+
+    monkeypatch.setattr(call, "_respond", never_answer)
+    announce = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "announce",
+            {"message": "Dinner is ready"},
+            target={"entity_id": SATELLITE},
+            blocking=True,
+        )
+    )
+    await call.wait_for(lambda r: r.event["type"] == "response.create")
+    assert not announce.done()
+    reply = await voice.command(type="openai_api/realtime/hangup", call_id=call_id)
+    assert reply["result"]["ended"] is True
+    with pytest.raises(HomeAssistantError) as err:
+        await announce
+    assert err.value.translation_key == "session_ended_during_announcement"

@@ -130,7 +130,8 @@ class RealtimeCall:
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: CALLBACK_TYPE | None = None
-        self._response_done: list[asyncio.Future[None]] = []
+        # Announcements waiting for their response: True once spoken, False if the call ended first.
+        self._response_done: list[asyncio.Future[bool]] = []
         self._ended = False
         self._finished = False
         # The profile's session as HA set it; None until the manager prepared it.
@@ -251,7 +252,7 @@ class RealtimeCall:
             self.usage.add(response.get("usage"))
             for waiter in self._response_done:
                 if not waiter.done():
-                    waiter.set_result(None)
+                    waiter.set_result(True)
             self._response_done.clear()
             self._on_change(self)
         elif kind == "error":
@@ -365,13 +366,21 @@ class RealtimeCall:
         instructions = f"Say exactly this to the user, word for word, and nothing else: {text}"
         if extra_instructions:
             instructions += f"\n\nThen continue the conversation. Context: {extra_instructions}"
-        done: asyncio.Future[None] = self.hass.loop.create_future()
+        done: asyncio.Future[bool] = self.hass.loop.create_future()
         self._response_done.append(done)
         await self.async_send(
             {"type": "response.create", "response": {"instructions": instructions}}
         )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(done), ANNOUNCE_TIMEOUT)
+        try:
+            spoken = await asyncio.wait_for(asyncio.shield(done), ANNOUNCE_TIMEOUT)
+        except TimeoutError:
+            return  # the model is slow, not gone: the announcement is on its way
+        if not spoken:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="session_ended_during_announcement",
+                translation_placeholders={"call_id": str(self.call_id)},
+            )
 
     async def async_hangup(self, reason: str) -> None:
         """End the call at OpenAI and stop the sideband; safe to call more than once."""
@@ -407,11 +416,12 @@ class RealtimeCall:
         if self._timer is not None:
             self._timer()
             self._timer = None
-        # Release announcements still waiting for their response. Not `cancel()`: a cancelled
-        # future raises CancelledError in the caller's task, which aborts the calling script.
+        # Release announcements still waiting for their response with an error. Not `cancel()`:
+        # a cancelled future raises CancelledError in the caller's task, which aborts the calling
+        # script where `continue_on_error` cannot catch it.
         for waiter in self._response_done:
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(False)
         self._response_done.clear()
         self.state = AssistSatelliteState.IDLE
         self._on_end(self)
