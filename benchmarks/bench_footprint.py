@@ -36,12 +36,11 @@ MANIFEST = json.loads((REPO / "custom_components" / DOMAIN / "manifest.json").re
 _CORE = "import homeassistant.core, homeassistant.helpers.config_validation, homeassistant.helpers.entity_platform"
 _DEPS = "; ".join(f"import homeassistant.components.{d}" for d in MANIFEST["dependencies"])
 _PROBE = """
-import json, sys, time
+import time
 {prelude}
 start = time.perf_counter()
 import custom_components.openai_api
-print(json.dumps({{"seconds": time.perf_counter() - start,
-                  "modules": sum(1 for m in sys.modules if m.startswith("custom_components.openai_api"))}}))
+print(time.perf_counter() - start)
 """
 
 
@@ -57,7 +56,7 @@ async def _probe(prelude: str, importtime: bool) -> tuple[float, str]:
     out, err = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"import probe failed: {err.decode()[-2000:]}")
-    return float(json.loads(out.decode().strip().splitlines()[-1])["seconds"]), err.decode()
+    return float(out.decode().strip().splitlines()[-1]), err.decode()
 
 
 def _parse_importtime(text: str) -> tuple[float, list[tuple[str, float]]]:

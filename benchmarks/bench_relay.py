@@ -34,16 +34,16 @@ async def _until(check: Any, timeout: float = 15.0) -> None:
             await asyncio.sleep(0.005)
 
 
-async def relay_once(bench: Bench) -> tuple[float, str]:
-    """One call through HA's relay; the seconds from offer to answer, and the call id."""
+async def relay_once(bench: Bench) -> tuple[float, float, str]:
+    """One call through HA's relay: seconds from offer to answer, CPU seconds, the call id."""
     peer = BrowserPeer()
     try:
         offer = await peer.offer()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         reply = await bench.ws.command(
             type="openai_api/realtime/connect", entity_id=SATELLITE, sdp=offer
         )
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.thread_time() - cpu
         if not reply.get("success"):
             raise RuntimeError(f"relay failed: {reply}")
         call_id = reply["result"]["call_id"]
@@ -54,17 +54,17 @@ async def relay_once(bench: Bench) -> tuple[float, str]:
         assert hangup["success"], hangup
     finally:
         await peer.close()
-    return elapsed, call_id
+    return elapsed, cpu, call_id
 
 
-async def direct_once(bench: Bench, session_json: str) -> float:
-    """One call POSTed straight to the simulator; the seconds from offer to answer."""
+async def direct_once(bench: Bench, session_json: str) -> tuple[float, float]:
+    """One call POSTed straight to the simulator: seconds from offer to answer, CPU seconds."""
     http = async_get_clientsession(bench.hass)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     peer = BrowserPeer()
     try:
         offer = await peer.offer()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         form = aiohttp.FormData()
         form.add_field("sdp", offer, content_type="application/sdp")
         form.add_field("session", session_json, content_type="application/json")
@@ -73,7 +73,7 @@ async def direct_once(bench: Bench, session_json: str) -> float:
         ) as resp:
             answer = await resp.text()
             location = resp.headers["Location"]
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.thread_time() - cpu
         if resp.status != 201:
             raise RuntimeError(f"direct call failed: {resp.status} {answer}")
         await peer.accept(answer)
@@ -85,7 +85,7 @@ async def direct_once(bench: Bench, session_json: str) -> float:
             assert resp.status == 200
     finally:
         await peer.close()
-    return elapsed
+    return elapsed, cpu
 
 
 async def run(bench: Bench, pairs: int) -> dict[str, Any]:
@@ -109,15 +109,20 @@ async def run(bench: Bench, pairs: int) -> dict[str, Any]:
 
     relay: list[float] = []
     direct: list[float] = []
+    relay_cpu: list[float] = []
+    direct_cpu: list[float] = []
     RealtimeManager._prepare = timed_prepare  # type: ignore[method-assign]
     try:
         for i in range(pairs):
-            if i % 2:
-                direct.append(await direct_once(bench, session_json))
-                relay.append((await relay_once(bench))[0])
-            else:
-                relay.append((await relay_once(bench))[0])
-                direct.append(await direct_once(bench, session_json))
+            for path in ("direct", "relay") if i % 2 else ("relay", "direct"):
+                if path == "relay":
+                    seconds, cpu, _ = await relay_once(bench)
+                    relay.append(seconds)
+                    relay_cpu.append(cpu)
+                else:
+                    seconds, cpu = await direct_once(bench, session_json)
+                    direct.append(seconds)
+                    direct_cpu.append(cpu)
             await settle(bench.hass, 0.02)
     finally:
         RealtimeManager._prepare = original  # type: ignore[method-assign]
@@ -127,6 +132,8 @@ async def run(bench: Bench, pairs: int) -> dict[str, Any]:
         "direct": summary_ms(direct),
         "added_ms_paired_median": median_of_differences(relay, direct) * 1e3,
         "added_ms_median_diff": (statistics.median(relay) - statistics.median(direct)) * 1e3,
+        # This loop's CPU time over the same spans: what the relay costs, whatever else runs.
+        "added_cpu_ms_paired_median": median_of_differences(relay_cpu, direct_cpu) * 1e3,
         "session_build_median_ms": statistics.median(prepare) * 1e3,
         "session_bytes": len(session_json),
         "tools": session_json.count('"type": "function"'),
