@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-import importlib.util
 import os
 from pathlib import Path
 import signal
@@ -119,10 +118,7 @@ async def start(config_dir: Path, port: int, *, log: Path | None = None) -> Home
     """Start HA and wait until its HTTP API answers."""
     prepare_config(config_dir, port)
     out = open(log, "ab") if log else None  # noqa: ASYNC230, SIM115 - handed to the child process
-    path = [str(REPO)]
-    if importlib.util.find_spec("turbojpeg") is None:
-        path.append(str(Path(__file__).parent / "shims"))  # see shims/turbojpeg.py
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

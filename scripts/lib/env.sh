@@ -88,7 +88,7 @@ _chroot_build() {
 _in_root() {
   local root=$1
   shift
-  cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+  cmp -s /etc/resolv.conf "$root/etc/resolv.conf" || cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
   mkdir -p "$root$REPO"
   local keep=(CI OPENAI_API_KEY OPENAI_BASE_URL TERM COLUMNS PYTEST_ADDOPTS HA_PORT BENCH_SCALE
     http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_INDEX_URL PIP_EXTRA_INDEX_URL)
@@ -97,7 +97,11 @@ _in_root() {
   # hand the host's CA bundle to the root.
   local bundle=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
   if [ -f "$bundle" ]; then
-    cp -L "$bundle" "$root/etc/ssl/host-ca.crt" 2>/dev/null || true
+    # Copied only when it changed, and by rename, so a concurrent run never reads half a file.
+    if ! cmp -s "$bundle" "$root/etc/ssl/host-ca.crt"; then
+      cp -L "$bundle" "$root/etc/ssl/host-ca.crt.$$" 2>/dev/null &&
+        mv -f "$root/etc/ssl/host-ca.crt.$$" "$root/etc/ssl/host-ca.crt" || true
+    fi
     envs+=(SSL_CERT_FILE=/etc/ssl/host-ca.crt PIP_CERT=/etc/ssl/host-ca.crt REQUESTS_CA_BUNDLE=/etc/ssl/host-ca.crt)
   fi
   local k
