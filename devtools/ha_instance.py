@@ -224,7 +224,19 @@ async def onboard(ha: HomeAssistantProcess) -> str:
                     resp.raise_for_status()
         ha.token = await _login(session, ha.url)
         await _confirm_http_config(session, ha)
+        await _wait_running(session, ha)
     return ha.token
+
+
+async def _wait_running(session: aiohttp.ClientSession, ha: HomeAssistantProcess) -> None:
+    """Wait until HA has started: template entities (the test light) render only then."""
+    headers = {"Authorization": f"Bearer {ha.token}"}
+    async with asyncio.timeout(120):
+        while True:
+            async with session.get(f"{ha.url}/api/config", headers=headers) as resp:
+                if resp.status == 200 and (await resp.json()).get("state") == "RUNNING":
+                    return
+            await asyncio.sleep(0.2)
 
 
 async def _confirm_http_config(session: aiohttp.ClientSession, ha: HomeAssistantProcess) -> None:

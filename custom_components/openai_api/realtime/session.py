@@ -199,7 +199,8 @@ class RealtimeCall:
             if fatal:
                 reason = fatal
                 break
-            LOGGER.debug("Sideband of %s closed; reconnecting", self.call_id)
+            if not self._ended:
+                LOGGER.debug("Sideband of %s closed; reconnecting", self.call_id)
         if self._ended:
             return  # async_hangup is finishing the call
         # The loop gave up on its own: make sure no media keeps flowing without HA in control.
