@@ -92,6 +92,13 @@ async def test_add_reconfigure_remove_profile(
     assert hass.config_entries.async_remove_subentry(loaded_entry, subentry.subentry_id)
     await hass.async_block_till_done()
     assert hass.states.get("assist_satellite.storyteller") is None
+    assert er.async_get(hass).async_get(entity_id) is None
+    assert (
+        dr.async_get(hass).async_get_device_by_identifier(
+            (DOMAIN, subentry.subentry_id), loaded_entry.entry_id
+        )
+        is None
+    )
 
 
 async def test_profile_validated_with_the_action_schema(
