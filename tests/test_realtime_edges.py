@@ -366,3 +366,89 @@ async def test_announce_fails_when_the_call_ends_before_it_is_spoken(
     with pytest.raises(HomeAssistantError) as err:
         await announce
     assert err.value.translation_key == "session_ended_during_announcement"
+
+
+async def test_ask_question_takes_the_users_next_words(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator
+) -> None:
+    """assist_satellite.ask_question speaks in the call and matches the user's reply."""
+    _peer, _call_id, call = await voice.connect()
+    ask = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {
+                "entity_id": SATELLITE,
+                "question": "Shall I close the garage?",
+                "answers": [
+                    {"id": "yes", "sentences": ["yes [please]", "sure"]},
+                    {"id": "no", "sentences": ["no [thanks]"]},
+                ],
+            },
+            blocking=True,
+            return_response=True,
+        )
+    )
+    create = await call.wait_for(lambda r: r.event["type"] == "response.create")
+    assert "Shall I close the garage?" in create.event["response"]["instructions"]
+    await until(lambda: any(e["type"] == "response.done" for e in call.sent))
+    assert not ask.done()
+    await call.user_turn(simulator_turn("Yes please"))
+    answer = await ask
+    assert answer == {"id": "yes", "sentence": "Yes please", "slots": {}}
+
+
+async def test_ask_question_without_answers_and_when_nobody_answers(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Free answers come back as said; silence, or a call that ends, is a clear error."""
+    from custom_components.openai_api import assist_satellite as satellite_module
+
+    _peer, call_id, call = await voice.connect()
+    ask = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {"entity_id": SATELLITE, "question": "What shall we cook?"},
+            blocking=True,
+            return_response=True,
+        )
+    )
+    await call.wait_for(lambda r: r.event["type"] == "response.create")
+    await until(lambda: any(e["type"] == "response.done" for e in call.sent))
+    await call.user_turn(simulator_turn("Pasta"))
+    assert (await ask)["sentence"] == "Pasta"
+
+    monkeypatch.setattr(satellite_module, "ANSWER_TIMEOUT", 0.05)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {"entity_id": SATELLITE, "question": "Still there?"},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "no_answer"
+
+    monkeypatch.setattr(satellite_module, "ANSWER_TIMEOUT", 30)
+    ask = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {"entity_id": SATELLITE, "question": "Hello?"},
+            blocking=True,
+            return_response=True,
+        )
+    )
+    await until(lambda: len([e for e in call.sent if e["type"] == "response.done"]) >= 4)
+    await voice.command(type="openai_api/realtime/hangup", call_id=call_id)
+    with pytest.raises(HomeAssistantError) as err:
+        await ask
+    assert err.value.translation_key == "no_answer"
+
+
+def simulator_turn(words: str) -> Any:
+    """A user turn that only says `words` (no tool call)."""
+    from simulator import Turn
+
+    return Turn(transcript=words, tool_name=None, reply="Okay.")

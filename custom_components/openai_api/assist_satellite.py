@@ -6,6 +6,7 @@ from typing import Any
 
 from homeassistant.components.assist_pipeline import PipelineEvent
 from homeassistant.components.assist_satellite import (
+    AssistSatelliteAnswer,
     AssistSatelliteConfiguration,
     AssistSatelliteEntity,
     AssistSatelliteEntityFeature,
@@ -22,6 +23,7 @@ from .models import OpenAIConfigEntry
 from .realtime.session import RealtimeCall
 
 PARALLEL_UPDATES = 0
+ANSWER_TIMEOUT = 30.0  # seconds the user has to start answering a question
 
 # When several calls of one profile are live, the busiest state wins.
 _STATE_ORDER = (
@@ -140,6 +142,27 @@ class OpenAIVoiceSatellite(AssistSatelliteEntity):
             self._text(start_message, start_media_id, extra_system_prompt),
             extra_instructions=extra_system_prompt,
         )
+
+    async def async_internal_ask_question(
+        self,
+        question: str | None = None,
+        question_media_id: str | None = None,
+        preannounce: bool = True,
+        preannounce_media_id: str | None = None,
+        answers: list[dict[str, Any]] | None = None,
+    ) -> AssistSatelliteAnswer | None:
+        """Ask in the live call; the answer is the user's next transcript, matched to `answers`."""
+        call = self._live_call()
+        text = await call.async_ask(self._text(question, question_media_id), timeout=ANSWER_TIMEOUT)
+        if text is None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="no_answer",
+                translation_placeholders={"entity_id": self.entity_id},
+            )
+        if not answers:
+            return AssistSatelliteAnswer(id=None, sentence=text)
+        return self._question_response_to_answer(text, answers)
 
     def _text(self, message: str | None, media_id: str | None, fallback: str | None = None) -> str:
         if message:

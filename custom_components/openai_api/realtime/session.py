@@ -137,6 +137,8 @@ class RealtimeCall:
         # The profile's session as HA set it; None until the manager prepared it.
         self.session: dict[str, Any] | None = None
         self._restores = 0
+        # Questions waiting for the user's next words (None if the call ends first).
+        self._answers: list[asyncio.Future[str | None]] = []
 
     @property
     def ended(self) -> bool:
@@ -278,6 +280,11 @@ class RealtimeCall:
     def _transcript(self, role: str, text: Any, item_id: Any) -> None:
         if not isinstance(text, str) or not text.strip():
             return
+        if role == "user":
+            for waiter in self._answers:
+                if not waiter.done():
+                    waiter.set_result(text)
+            self._answers.clear()
         self.hass.bus.async_fire(
             EVENT_TRANSCRIPT,
             {
@@ -383,6 +390,27 @@ class RealtimeCall:
                 translation_placeholders={"call_id": str(self.call_id)},
             )
 
+    async def async_ask(self, question: str, *, timeout: float) -> str | None:
+        """Say `question` and return what the user answers (None: no answer, or the call ended).
+
+        The answer is the user's next final transcript, so the profile needs a transcription
+        model.
+        """
+        answer: asyncio.Future[str | None] = self.hass.loop.create_future()
+        self._answers.append(answer)
+        try:
+            await self.async_speak(
+                question,
+                extra_instructions="Wait for the user's answer; do not answer it yourself.",
+            )
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(answer)
+        except TimeoutError:
+            return None
+        finally:
+            if answer in self._answers:
+                self._answers.remove(answer)
+
     async def async_hangup(self, reason: str) -> None:
         """End the call at OpenAI and stop the sideband; safe to call more than once."""
         if self._ended:
@@ -424,6 +452,10 @@ class RealtimeCall:
             if not waiter.done():
                 waiter.set_result(False)
         self._response_done.clear()
+        for answer in self._answers:
+            if not answer.done():
+                answer.set_result(None)
+        self._answers.clear()
         self.state = AssistSatelliteState.IDLE
         self._on_end(self)
 
