@@ -153,7 +153,9 @@ class OpenAIVoiceSatellite(AssistSatelliteEntity):
     ) -> AssistSatelliteAnswer | None:
         """Ask in the live call; the answer is the user's next transcript, matched to `answers`."""
         call = self._live_call()
-        text = await call.async_ask(self._text(question, question_media_id), timeout=ANSWER_TIMEOUT)
+        text = await call.async_ask(
+            self._text(question, question_media_id), answer_within=ANSWER_TIMEOUT
+        )
         if text is None:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

@@ -390,7 +390,7 @@ class RealtimeCall:
                 translation_placeholders={"call_id": str(self.call_id)},
             )
 
-    async def async_ask(self, question: str, *, timeout: float) -> str | None:
+    async def async_ask(self, question: str, *, answer_within: float) -> str | None:
         """Say `question` and return what the user answers (None: no answer, or the call ended).
 
         The answer is the user's next final transcript, so the profile needs a transcription
@@ -403,7 +403,7 @@ class RealtimeCall:
                 question,
                 extra_instructions="Wait for the user's answer; do not answer it yourself.",
             )
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(answer_within):
                 return await asyncio.shield(answer)
         except TimeoutError:
             return None
