@@ -48,7 +48,7 @@ _FATAL_ERROR_CODES = {"session_expired", "call_ended", "invalid_api_key"}
 
 # The browser holds the call's data channel and may send `session.update` itself. These are the
 # fields a dashboard user must not choose; the sideband puts the profile's values back.
-_GUARDED_FIELDS = ("instructions", "tools", "tool_choice")
+_GUARDED_FIELDS: dict[str, Any] = {"instructions": None, "tools": [], "tool_choice": "auto"}
 MAX_SESSION_RESTORES = 5  # then the call is hung up: a client that keeps trying is hostile
 
 
@@ -253,10 +253,7 @@ class RealtimeCall:
         elif kind == "response.done":
             response = event.get("response") or {}
             self.usage.add(response.get("usage"))
-            for waiter in self._response_done:
-                if not waiter.done():
-                    waiter.set_result(True)
-            self._response_done.clear()
+            _settle(self._response_done, True)
             self._on_change(self)
         elif kind == "error":
             error = event.get("error") or {}
@@ -281,10 +278,7 @@ class RealtimeCall:
         if not isinstance(text, str) or not text.strip():
             return
         if role == "user":
-            for waiter in self._answers:
-                if not waiter.done():
-                    waiter.set_result(text)
-            self._answers.clear()
+            _settle(self._answers, text)
         self.hass.bus.async_fire(
             EVENT_TRANSCRIPT,
             {
@@ -302,18 +296,20 @@ class RealtimeCall:
         """Whether the server's session differs from the profile's in a guarded field."""
         if self.session is None or not isinstance(session, dict):
             return False
-        if session.get("instructions") != self.session.get("instructions"):
-            return True
-        if session.get("tool_choice", "auto") != self.session.get("tool_choice", "auto"):
-            return True
-        # The server may add defaults to each tool (such as `strict`): compare the names.
-        return _tool_names(session.get("tools")) != _tool_names(self.session.get("tools"))
+        for key, default in _GUARDED_FIELDS.items():
+            ours, theirs = self.session.get(key, default), session.get(key, default)
+            if key == "tools":
+                # The server may add defaults to each tool (such as `strict`): compare names.
+                ours, theirs = _tool_names(ours), _tool_names(theirs)
+            if ours != theirs:
+                return True
+        return False
 
     async def _async_restore_session(self) -> None:
         assert self.session is not None
-        update: dict[str, Any] = {"type": "realtime"}
-        for key in _GUARDED_FIELDS:
-            update[key] = self.session.get(key, [] if key == "tools" else "auto")
+        update = {"type": "realtime"} | {
+            key: self.session.get(key, default) for key, default in _GUARDED_FIELDS.items()
+        }
         try:
             await self.async_send({"type": "session.update", "session": update})
         except HomeAssistantError as err:
@@ -448,14 +444,8 @@ class RealtimeCall:
         # Release announcements still waiting for their response with an error. Not `cancel()`:
         # a cancelled future raises CancelledError in the caller's task, which aborts the calling
         # script where `continue_on_error` cannot catch it.
-        for waiter in self._response_done:
-            if not waiter.done():
-                waiter.set_result(False)
-        self._response_done.clear()
-        for answer in self._answers:
-            if not answer.done():
-                answer.set_result(None)
-        self._answers.clear()
+        _settle(self._response_done, False)
+        _settle(self._answers, None)
         self.state = AssistSatelliteState.IDLE
         self._on_end(self)
 
@@ -479,3 +469,11 @@ def _tool_names(tools: Any) -> set[str]:
         for t in tools
         if isinstance(t, dict)
     }
+
+
+def _settle[T](waiters: list[asyncio.Future[T]], result: T) -> None:
+    """Resolve every waiter not yet done with `result`, and forget them."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(result)
+    waiters.clear()
