@@ -24,7 +24,6 @@ from homeassistant import loader
 from homeassistant.auth.const import GROUP_ID_ADMIN
 from homeassistant.auth.models import Credentials
 from homeassistant.auth.providers.homeassistant import HassAuthProvider
-from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
@@ -48,6 +47,7 @@ from custom_components.openai_api.const import (
     SUBENTRY_VOICE,
 )
 from simulator import RealtimeSimulator
+from tests.voice_helpers import async_setup_test_light
 
 API_KEY = "sk-bench-0123456789abcdef"
 SATELLITE = "assist_satellite.voice_assistant"
@@ -169,36 +169,7 @@ async def admin_token(hass: HomeAssistant) -> tuple[str, str]:
 
 async def setup_light(hass: HomeAssistant) -> None:
     """A template light on an input_boolean, exposed to Assist (the `test_light` fixture)."""
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"test_light_power": {"name": "power"}}}
-    )
-    power = "input_boolean.test_light_power"
-    assert await async_setup_component(
-        hass,
-        "template",
-        {
-            "template": [
-                {
-                    "light": [
-                        {
-                            "name": "Test light",
-                            "state": f"{{{{ is_state('{power}', 'on') }}}}",
-                            "turn_on": {
-                                "action": "input_boolean.turn_on",
-                                "target": {"entity_id": power},
-                            },
-                            "turn_off": {
-                                "action": "input_boolean.turn_off",
-                                "target": {"entity_id": power},
-                            },
-                        }
-                    ]
-                }
-            ]
-        },
-    )
-    await hass.async_block_till_done()
-    async_expose_entity(hass, "conversation", LIGHT, True)
+    await async_setup_test_light(hass)
 
 
 @contextlib.asynccontextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
@@ -21,7 +20,7 @@ from custom_components.openai_api.const import CONF_BASE_URL, DOMAIN, SUBENTRY_V
 from simulator import RealtimeSimulator
 from simulator.webrtc import cancel_stray_ice_tasks
 
-from .voice_helpers import LIGHT, Voice
+from .voice_helpers import Voice, async_setup_test_light
 
 API_KEY = "sk-test-0123456789abcdef"
 
@@ -86,36 +85,7 @@ async def loaded_entry(hass: HomeAssistant, config_entry: MockConfigEntry) -> Mo
 @pytest.fixture
 async def test_light(hass: HomeAssistant) -> str:
     """A light the Assist API may control."""
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"test_light_power": {"name": "power"}}}
-    )
-    assert await async_setup_component(
-        hass,
-        "template",
-        {
-            "template": [
-                {
-                    "light": [
-                        {
-                            "name": "Test light",
-                            "state": "{{ is_state('input_boolean.test_light_power', 'on') }}",
-                            "turn_on": {
-                                "action": "input_boolean.turn_on",
-                                "target": {"entity_id": "input_boolean.test_light_power"},
-                            },
-                            "turn_off": {
-                                "action": "input_boolean.turn_off",
-                                "target": {"entity_id": "input_boolean.test_light_power"},
-                            },
-                        }
-                    ]
-                }
-            ]
-        },
-    )
-    await hass.async_block_till_done()
-    async_expose_entity(hass, "conversation", LIGHT, True)
-    return LIGHT
+    return await async_setup_test_light(hass)
 
 
 @pytest.fixture
