@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
+import aiohttp.abc
 from aiohttp import web
 import pytest
 
@@ -41,12 +43,33 @@ def test_websocket_url() -> None:
     assert plain.websocket_url("/realtime", call_id="x").startswith("ws://127.0.0.1:8/v1/realtime")
 
 
-def test_azure_hosts_get_api_key_header() -> None:
-    azure = OpenAIClient(None, "k", "https://res.openai.azure.com/openai/v1")  # type: ignore[arg-type]
-    assert azure.auth_headers["api-key"] == "k"
-    openai = OpenAIClient(None, "k", "https://api.openai.com/v1")  # type: ignore[arg-type]
-    assert "api-key" not in openai.auth_headers
-    assert openai.auth_headers["Authorization"] == "Bearer k"
+class _LoopbackResolver(aiohttp.abc.AbstractResolver):
+    """Resolves every host name to 127.0.0.1, so a client can use a real-looking host."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
+        return [
+            {"hostname": host, "host": "127.0.0.1", "port": port, "family": 2, "proto": 0, "flags": 0}
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("host", "api_key_header"),
+    [("res.openai.azure.com", True), ("apim.azure-api.net", True), ("api.example.com", False)],
+)
+async def test_azure_hosts_get_api_key_header(
+    simulator: RealtimeSimulator, host: str, api_key_header: bool
+) -> None:
+    """Azure hosts get the key as `api-key` too; other hosts only as a bearer token."""
+    connector = aiohttp.TCPConnector(resolver=_LoopbackResolver())
+    async with aiohttp.ClientSession(connector=connector) as http:
+        client = OpenAIClient(http, API_KEY, f"http://{host}:{simulator.port}/v1")
+        await client.list_models()
+    headers = simulator.requests_to("/models")[-1].headers
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+    assert headers.get("api-key") == (API_KEY if api_key_header else None)
 
 
 async def test_azure_style_host_authenticates_with_api_key_header(

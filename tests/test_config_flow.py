@@ -71,7 +71,9 @@ async def test_default_host_is_openai(hass: HomeAssistant) -> None:
     [
         ("401", {"base": "invalid_auth"}),
         ("404", {CONF_BASE_URL: "not_found"}),
-        ("500", {"base": "cannot_connect"}),
+        ("500", {"base": "server_error"}),
+        ("503", {"base": "server_error"}),
+        ("429", {"base": "rate_limited"}),
         ("drop", {"base": "cannot_connect"}),
         ("400", {"base": "unknown"}),
         ("malformed_json", {"base": "unknown"}),
@@ -88,6 +90,8 @@ async def test_user_step_errors_then_recovers(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], data)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
+    if fault in ("500", "503"):
+        assert result["description_placeholders"]["status"] == fault
     result = await hass.config_entries.flow.async_configure(result["flow_id"], data)
     assert result["type"] is FlowResultType.CREATE_ENTRY
 

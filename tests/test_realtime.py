@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.openai_api.const import EVENT_TRANSCRIPT
-from custom_components.openai_api.realtime import session as session_module
+from custom_components.openai_api.realtime import call as call_module
 from simulator import RealtimeSimulator, Turn
 from simulator.routes import drop_sidebands
 
@@ -152,11 +152,13 @@ async def test_announce_into_live_call_and_without_one(
         target={"entity_id": SATELLITE},
         blocking=True,
     )
-    item = await call.wait_for(lambda r: r.event["type"] == "conversation.item.create")
-    assert "Dinner is ready" in json.dumps(item.event)
     create = await call.wait_for(lambda r: r.event["type"] == "response.create")
-    assert "Dinner is ready" in create.event["response"]["instructions"]
+    assert create.event["response"]["instructions"] == (
+        'Say exactly this to the user, word for word, and nothing else: "Dinner is ready"'
+    )
     assert create.source == "sideband"
+    # A plain announcement adds nothing else to the conversation.
+    assert not [r for r in call.received if r.event["type"] == "conversation.item.create"]
 
     await hass.services.async_call(
         "assist_satellite",
@@ -171,7 +173,14 @@ async def test_announce_into_live_call_and_without_one(
     create = await call.wait_for(
         lambda r: r.event["type"] == "response.create" and "dim" in json.dumps(r.event)
     )
-    assert "watching a film" in create.event["response"]["instructions"]
+    # The context is a system message before the response; the response says the message only.
+    assert "watching a film" not in json.dumps(create.event)
+    item = await call.wait_for(lambda r: r.event["type"] == "conversation.item.create")
+    assert item.event["item"]["role"] == "system"
+    assert item.event["item"]["content"] == [
+        {"type": "input_text", "text": "The user is watching a film."}
+    ]
+    assert call.received.index(item) < call.received.index(create)
 
 
 async def test_hangup_command(
@@ -239,7 +248,7 @@ async def test_sideband_reconnects(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A dropped sideband comes back (after a refused attempt) while the call lives."""
-    monkeypatch.setattr(session_module, "RECONNECT_DELAYS", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(call_module, "RECONNECT_DELAYS", (0.01, 0.01, 0.01))
     _peer, _call_id, call = await voice.connect()
     simulator.sideband_refusals = 1
     await drop_sidebands(call)
@@ -254,7 +263,7 @@ async def test_sideband_given_up_hangs_up(
     simulator: RealtimeSimulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(session_module, "RECONNECT_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(call_module, "RECONNECT_DELAYS", (0.01, 0.01))
     _peer, _call_id, call = await voice.connect()
     simulator.sideband_refusals = 10
     await drop_sidebands(call)
@@ -333,7 +342,7 @@ async def test_ephemeral_mode(
     assert result["value"].startswith("ek_")
     assert result["calls_url"] == f"{simulator.base_url}/realtime/calls"
     body = simulator.requests_to("/realtime/client_secrets")[-1].json()
-    assert body["expires_after"] == {"anchor": "created_at", "seconds": 60}
+    assert body["expires_after"] == {"anchor": "created_at", "seconds": 30}
     assert body["session"]["model"] == "gpt-realtime"
     assert "sk-test" not in json.dumps(result)
 

@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.openai_api.const import DOMAIN, EVENT_TRANSCRIPT
-from custom_components.openai_api.realtime import session as session_module
+from custom_components.openai_api.realtime import call as call_module
 from custom_components.openai_api.realtime.tools import async_run_tool, format_tool, format_tools
 from simulator import RealtimeSimulator
 from simulator.routes import drop_sidebands
@@ -92,8 +92,8 @@ async def test_announce_while_sideband_is_down(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An announcement waits briefly for the sideband, then fails clearly."""
-    monkeypatch.setattr(session_module, "SEND_WAIT", 0.05)
-    monkeypatch.setattr(session_module, "RECONNECT_DELAYS", (5.0,))
+    monkeypatch.setattr(call_module, "SEND_WAIT", 0.05)
+    monkeypatch.setattr(call_module, "RECONNECT_DELAYS", (5.0,))
     _peer, _call_id, call = await voice.connect()
     simulator.sideband_refusals = 5
     await drop_sidebands(call)
@@ -204,7 +204,7 @@ async def _custom_voice(
     hass_ws_client: Any,
     **changes: Any,
 ) -> tuple[Voice, MockConfigEntry]:
-    from custom_components.openai_api.config_flow import DEFAULT_PROFILE
+    from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 
     from .conftest import make_entry
 
@@ -259,10 +259,11 @@ async def test_profile_with_bad_template(
     )
     reply = await v.command(type="openai_api/realtime/ephemeral", entity_id=SATELLITE)
     assert reply["error"]["translation_key"] == "profile_error"
+    # No secret was minted, so there is nothing to attach with.
     reply = await v.command(
         type="openai_api/realtime/attach", entity_id=SATELLITE, call_id="rtc_unknown"
     )
-    assert reply["error"]["translation_key"] == "profile_error"
+    assert reply["error"]["translation_key"] == "no_ephemeral_secret"
     assert entry.runtime_data.manager.calls == []
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -324,7 +325,7 @@ async def test_browser_that_keeps_changing_the_session_is_hung_up(
 ) -> None:
     """After a few restores the call ends: the client is fighting the profile."""
     _peer, _call_id, call = await voice.connect()
-    for attempt in range(session_module.MAX_SESSION_RESTORES + 1):
+    for attempt in range(call_module.MAX_SESSION_RESTORES + 1):
         await call.send(
             {
                 "type": "session.updated",
@@ -334,7 +335,7 @@ async def test_browser_that_keeps_changing_the_session_is_hung_up(
     await until(lambda: call.hung_up)
     await until(lambda: hass.states.get(SATELLITE).attributes["call_count"] == 0)
     restores = [r for r in call.received if r.event["type"] == "session.update"]
-    assert len(restores) == session_module.MAX_SESSION_RESTORES
+    assert len(restores) == call_module.MAX_SESSION_RESTORES
 
 
 async def test_announce_fails_when_the_call_ends_before_it_is_spoken(

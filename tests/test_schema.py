@@ -8,12 +8,9 @@ from typing import Any
 import probatio as vol
 import pytest
 
-from custom_components.openai_api.const import MAX_SDP_BYTES
-from custom_components.openai_api.schema import (
-    format_path,
-    sdp_offer,
-    validate_client_secret_request,
-)
+from custom_components.openai_api.schema.contract import validate_client_secret_request
+from custom_components.openai_api.schema.sdp import sdp_offer
+from custom_components.openai_api.schema.validators import format_path
 
 
 def _error(payload: dict[str, Any]) -> tuple[str, str]:
@@ -79,7 +76,7 @@ def test_validated_payload_is_the_input() -> None:
 
 
 def test_sdp_offer_type_and_nul() -> None:
-    validate = sdp_offer(MAX_SDP_BYTES)
+    validate = sdp_offer
     with pytest.raises(vol.Invalid, match="expected a string"):
         validate(5)
     with pytest.raises(vol.Invalid, match="v=0"):

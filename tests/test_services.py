@@ -253,12 +253,12 @@ async def test_expires_after_boundaries(
             {
                 "session": {
                     "type": "realtime",
-                    "audio": {"input": {"noise_reduction": {"type": "loud"}}},
+                    "audio": {"input": {"noise_reduction": {"type": 5}}},
                 }
             },
             "session.audio.input.noise_reduction.type",
         ),
-        ({"session": {"type": "realtime", "tools": [{"type": "bogus"}]}}, "session.tools[0].type"),
+        ({"session": {"type": "realtime", "tools": [{"type": 7}]}}, "session.tools[0].type"),
         (
             {"session": {"type": "realtime", "tools": [{"type": "mcp"}]}},
             "session.tools[0].server_label",
@@ -273,7 +273,25 @@ async def test_expires_after_boundaries(
             "session.truncation",
         ),
         ({"session": {"type": "realtime", "prompt": {"version": "1"}}}, "session.prompt.id"),
-        ({"session": {"type": "realtime", "include": ["everything"]}}, "session.include[0]"),
+        ({"session": {"type": "realtime", "include": [""]}}, "session.include[0]"),
+        # Values the engine could not hash, JSON could not carry, or that are not JSON at all.
+        ({"session": {"type": []}}, "session.type"),
+        ({"session": {"type": {"realtime": 1}}}, "session.type"),
+        ({"session": {"type": "realtime", "tools": [{"type": ["mcp"]}]}}, "session.tools[0].type"),
+        (
+            {"session": {"type": "realtime", "audio": {"input": {"format": {"type": {}}}}}},
+            "session.audio.input.format.type",
+        ),
+        ({"session": {"type": "realtime", "metadata": b"bytes"}}, "session.metadata"),
+        ({"session": {"type": "realtime", "x": {"y": [1, 2j]}}}, "session.x.y[1]"),
+        ({"session": {"type": "realtime", "x": float("nan")}}, "session.x"),
+        ({"session": {"type": "realtime", "x": float("inf")}}, "session.x"),
+        (
+            {"session": {"type": "realtime", "tools": [{"type": "web", "v": -float("inf")}]}},
+            "session.tools[0].v",
+        ),
+        ({"session": {"type": "realtime", "x": {1: "int key"}}}, "session.x"),
+        ({"session": {"type": "realtime", "x": {"a": object()}}}, "session.x.a"),
         ({"session": {"type": "transcription", "include": "x"}}, "session.include"),
         ({"expires_after": {"anchor": "now", "seconds": 60}}, "expires_after.anchor"),
         ({"expires_after": {"seconds": "600"}}, "expires_after.seconds"),
@@ -367,7 +385,7 @@ async def test_two_entries_need_config_entry_id(
 
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, SEED_REALTIME_15)
-    assert err.value.translation_key == "entry_required"
+    assert err.value.translation_key == "service_found_multiple_config_entry_for_domain"
     assert simulator.requests_to("/realtime/client_secrets") == []
 
     events = async_capture_events(hass, EVENT_CLIENT_SECRET)
@@ -383,25 +401,59 @@ async def test_entry_errors(hass: HomeAssistant, simulator: RealtimeSimulator) -
     assert await async_setup_component(hass, DOMAIN, {})
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, {})
-    assert err.value.translation_key == "no_loaded_entry"
+    assert err.value.translation_key == "service_found_no_config_entry_for_domain"
 
     entry = make_entry(simulator)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, {"config_entry_id": "nope"})
-    assert err.value.translation_key == "entry_not_found"
+    assert err.value.translation_key == "service_config_entry_not_found"
 
     other = MockConfigEntry(domain="other", data={})
     other.add_to_hass(hass)
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, {"config_entry_id": other.entry_id})
-    assert err.value.translation_key == "entry_not_found"
+    assert err.value.translation_key == "service_config_entry_wrong_domain"
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, {"config_entry_id": entry.entry_id})
-    assert err.value.translation_key == "entry_not_loaded"
+    assert err.value.translation_key == "service_config_entry_not_loaded"
+
+
+@pytest.mark.parametrize(
+    ("session", "param"),
+    [
+        (
+            {"tools": [{"type": "mcp", "server_label": "x", "connector_id": "connector_new"}]},
+            "session.tools[0].connector_id",
+        ),
+        ({"include": ["item.new_option"]}, "session.include[0]"),
+        ({"audio": {"input": {"noise_reduction": {"type": "mid_field"}}}}, None),
+        ({"tools": [{"type": "web_search"}]}, "session.tools[0].type"),
+    ],
+)
+async def test_new_catalog_values_reach_the_api(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    session: dict[str, Any],
+    param: str | None,
+) -> None:
+    """Names OpenAI adds (connectors, include options, tool kinds) are not refused by HA.
+
+    Today's API (the simulator) does not know them and says so, naming the field; the day
+    OpenAI ships them they work, with no update of the integration.
+    """
+    payload = {"session": {"type": "realtime", **session}}
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, payload)
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "bad_request"
+    assert simulator.requests_to("/realtime/client_secrets")[-1].json() == payload
+    if param is not None:
+        assert err.value.translation_placeholders["param"] == param
 
 
 async def test_action_without_response(

@@ -12,17 +12,18 @@ from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 
-from custom_components.openai_api.config_flow import DEFAULT_PROFILE
+from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from custom_components.openai_api.const import (
     CONF_MAX_SESSIONS,
     CONF_MAX_SESSIONS_PER_USER,
     DOMAIN,
     SERVICE_CREATE_CLIENT_SECRET,
 )
+from custom_components.openai_api.realtime.models import EndReason
 from simulator import RealtimeSimulator
 
 from .conftest import make_entry
-from .voice_helpers import until
+from .voice_helpers import attach_sim_call, until
 
 PER_HOST = 2  # HA's shared pool, shrunk from 100 so that two calls fill it
 
@@ -39,13 +40,9 @@ async def test_live_sidebands_leave_rest_calls_their_connections(
     await hass.async_block_till_done()
     manager = entry.runtime_data.manager
     client = entry.runtime_data.client
-    profile_entry = next(iter(entry.subentries.values()))
-
     calls = [simulator.add_call() for _ in range(PER_HOST)]
     for call in calls:
-        await manager.async_attach(
-            profile_entry, call_id=call.call_id, entity_id=None, device_id=None, user_id=None
-        )
+        await attach_sim_call(entry, call)
     await until(lambda: all(c.sidebands for c in calls))
 
     async with asyncio.timeout(5):
@@ -55,7 +52,9 @@ async def test_live_sidebands_leave_rest_calls_their_connections(
         assert secret is not None
         assert str(secret["value"]).startswith("ek_")
         for call in calls:
-            assert await manager.async_hangup(call.call_id, "test")
+            live = manager.get(call.call_id)
+            assert live is not None
+            await live.async_hangup(EndReason.HANGUP_COMMAND)
     assert all(call.hangup_reason == "hangup" for call in calls)
 
     assert await hass.config_entries.async_unload(entry.entry_id)

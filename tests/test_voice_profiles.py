@@ -12,7 +12,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.openai_api.config_flow import DEFAULT_PROFILE
+from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from custom_components.openai_api.const import (
     CONF_BASE_URL,
     CONF_MAX_DURATION,
@@ -22,7 +22,7 @@ from custom_components.openai_api.const import (
     DOMAIN,
     SUBENTRY_VOICE,
 )
-from custom_components.openai_api.realtime.config import build_session_config
+from custom_components.openai_api.realtime.profile import VoiceProfile
 from simulator import RealtimeSimulator
 
 from .conftest import API_KEY, make_entry
@@ -114,6 +114,10 @@ async def test_profile_validated_with_the_action_schema(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_profile"}
     assert "model" in result["description_placeholders"]["error"]
+
+
+def build_session_config(data: Any, **kwargs: Any) -> dict[str, Any]:
+    return VoiceProfile("profile", "Profile", data).session_config(**kwargs)
 
 
 def test_session_config_from_profile() -> None:

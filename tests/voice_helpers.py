@@ -7,9 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
+from custom_components.openai_api.realtime.call import RealtimeCall
+from custom_components.openai_api.realtime.manager import CallRequest
+from custom_components.openai_api.realtime.models import CallOwner
+from custom_components.openai_api.realtime.profile import VoiceProfile
 from simulator import RealtimeSimulator, SimCall
 
 from .browser_peer import BrowserPeer
@@ -51,6 +56,20 @@ async def async_setup_test_light(hass: HomeAssistant) -> str:
     await hass.async_block_till_done()
     async_expose_entity(hass, "conversation", LIGHT, True)
     return LIGHT
+
+
+async def attach_sim_call(
+    entry: ConfigEntry, sim_call: SimCall, *, user_id: str | None = None
+) -> RealtimeCall:
+    """Attach a media-less simulator call the way the card's ephemeral mode does."""
+    manager = entry.runtime_data.manager
+    subentry = next(iter(entry.subentries.values()))
+    owner = CallOwner(
+        entry_id=entry.entry_id, profile_id=subentry.subentry_id, entity_id=None, user_id=user_id
+    )
+    profile = VoiceProfile.from_subentry(subentry)
+    await manager.async_ephemeral(CallRequest(), profile, owner, device_id=None)
+    return manager.async_attach(CallRequest(), owner, sim_call.call_id)  # type: ignore[no-any-return]
 
 
 async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import aiohttp
-from homeassistant.const import CONF_API_KEY, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
-from homeassistant.util import ssl as ssl_util
 
-from .api import OpenAIAuthenticationError, OpenAIClient, OpenAIError
-from .const import CONF_BASE_URL, CONF_ORGANIZATION, CONF_PROJECT, DOMAIN
+from .api import OpenAIAuthenticationError, OpenAIError
+from .client import create_client, create_sideband_session
+from .const import DOMAIN
 from .errors import to_home_assistant_error
 from .frontend import async_register_card
 from .models import OpenAIConfigEntry, OpenAIRuntimeData
-from .realtime.manager import RealtimeManager
+from .realtime.manager import CallManager
+from .realtime.models import EndReason
 from .services import async_setup_services
 from .websocket_api import async_register_websocket_api
 
@@ -34,39 +31,11 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-def create_client(
-    hass: HomeAssistant,
-    data: dict[str, Any] | ConfigType,
-    sideband_session: aiohttp.ClientSession | None = None,
-) -> OpenAIClient:
-    """Build the API client of an entry's data over HA's shared aiohttp session."""
-    return OpenAIClient(
-        async_get_clientsession(hass),
-        data[CONF_API_KEY],
-        data[CONF_BASE_URL],
-        organization=data.get(CONF_ORGANIZATION),
-        project=data.get(CONF_PROJECT),
-        sideband_session=sideband_session,
-    )
-
-
-def create_sideband_session() -> aiohttp.ClientSession:
-    """Return a connection pool of its own for the sideband WebSockets of an entry's calls.
-
-    HA's shared pool allows 100 connections per host and an open WebSocket keeps its
-    connection for the whole call: with the sidebands in that pool, enough live calls would
-    leave REST calls to the same host (hang-ups included) waiting for a free connection.
-    """
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=ssl_util.get_default_context(), limit=0)
-    )
-
-
 async def async_setup_entry(hass: HomeAssistant, entry: OpenAIConfigEntry) -> bool:
     """Check the key with a cheap call, then keep the client and a call manager."""
     sideband_session = create_sideband_session()
     entry.async_on_unload(sideband_session.close)  # after the calls are hung up
-    client = create_client(hass, dict(entry.data), sideband_session)
+    client = create_client(hass, entry.data, sideband_session)
     try:
         await client.verify()
     except OpenAIAuthenticationError as err:
@@ -75,11 +44,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: OpenAIConfigEntry) -> bo
         ) from err
     except OpenAIError as err:
         raise to_home_assistant_error(err, ConfigEntryNotReady) from err
-    manager = RealtimeManager(hass, entry)
+    manager = CallManager(hass, entry, client)
     entry.runtime_data = OpenAIRuntimeData(client=client, manager=manager)
 
     async def _async_stop(_event: Event) -> None:
-        await manager.async_shutdown("home_assistant_stop")
+        await manager.async_shutdown(EndReason.HOME_ASSISTANT_STOP)
         await sideband_session.close()
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_stop))
@@ -95,5 +64,5 @@ async def _async_update_listener(hass: HomeAssistant, entry: OpenAIConfigEntry) 
 
 async def async_unload_entry(hass: HomeAssistant, entry: OpenAIConfigEntry) -> bool:
     """Hang up every live call, then unload the satellites."""
-    await entry.runtime_data.manager.async_shutdown("entry_unload")
+    await entry.runtime_data.manager.async_shutdown(EndReason.ENTRY_UNLOAD)
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -27,7 +27,6 @@ class OpenAIError(Exception):
         message: str,
         *,
         status: int | None = None,
-        error_type: str | None = None,
         param: str | None = None,
         code: str | None = None,
         request_id: str | None = None,
@@ -35,7 +34,6 @@ class OpenAIError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-        self.error_type = error_type
         self.param = param
         self.code = code
         self.request_id = request_id
@@ -78,12 +76,34 @@ class OpenAIResponseError(OpenAIError):
 
 
 @dataclass(frozen=True, slots=True)
-class RealtimeCall:
-    """A WebRTC call created through `POST /realtime/calls`."""
+class CallAnswer:
+    """OpenAI's answer to `POST /realtime/calls`: the call's id and its SDP answer."""
 
     call_id: str
     sdp_answer: str
-    location: str
+
+
+class RedirectRefusedError(aiohttp.ClientError):
+    """The host answered with a redirect, which API requests never follow."""
+
+
+def refuse_redirects() -> aiohttp.TraceConfig:
+    """Return a trace config that aborts any redirect of a session's requests.
+
+    For sessions whose requests cannot turn redirects off one by one (`ws_connect` follows
+    them): aiohttp drops `Authorization` across origins but keeps Azure's `api-key` header.
+    """
+
+    async def on_redirect(
+        _session: aiohttp.ClientSession,
+        _context: object,
+        params: aiohttp.TraceRequestRedirectParams,
+    ) -> None:
+        raise RedirectRefusedError(f"redirect to {params.response.headers.get('Location')}")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_redirect.append(on_redirect)
+    return trace
 
 
 def normalize_base_url(url: str) -> str:
@@ -118,8 +138,9 @@ class OpenAIClient:
         self._session = session
         # A sideband holds its connection for the whole call, and a pool's per-host limit
         # counts open WebSockets: on a pool of their own they never starve the REST calls.
-        self._sideband_session = sideband_session or session
-        self._api_key = api_key
+        # That session must refuse redirects (see `refuse_redirects`); a client without one
+        # (the config flow's) makes REST calls only.
+        self._sideband_session = sideband_session
         self.base_url = normalize_base_url(base_url)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         headers = {"Authorization": f"Bearer {api_key}"}
@@ -132,11 +153,6 @@ class OpenAIClient:
         if project:
             headers["OpenAI-Project"] = project
         self._headers = headers
-
-    @property
-    def auth_headers(self) -> dict[str, str]:
-        """Headers that authenticate a request (for the sideband WebSocket)."""
-        return dict(self._headers)
 
     def url(self, path: str) -> str:
         """Return the absolute URL of an API path such as `/models`."""
@@ -158,9 +174,14 @@ class OpenAIClient:
         data: Any = None,
         headers: dict[str, str] | None = None,
         expect: str = "json",
+        timeout: float | None = None,  # noqa: ASYNC109 - an aiohttp request timeout
     ) -> tuple[Any, aiohttp.ClientResponse]:
-        """Send a request; return the decoded body and the response."""
+        """Send a request; return the decoded body and the response.
+
+        Redirects are not followed: a redirect could carry the key to another host.
+        """
         all_headers = {**self._headers, **(headers or {})}
+        request_timeout = self._timeout if timeout is None else aiohttp.ClientTimeout(timeout)
         try:
             async with self._session.request(
                 method,
@@ -168,11 +189,18 @@ class OpenAIClient:
                 json=json_body,
                 data=data,
                 headers=all_headers,
-                timeout=self._timeout,
+                timeout=request_timeout,
+                allow_redirects=False,
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
                     raise _error_from_response(resp, raw)
+                if 300 <= resp.status < 400:
+                    raise OpenAIResponseError(
+                        f"The host redirected to {resp.headers.get('Location', '?')}; "
+                        "API requests do not follow redirects",
+                        status=resp.status,
+                    )
                 if expect == "json":
                     try:
                         return json.loads(raw), resp
@@ -184,7 +212,7 @@ class OpenAIClient:
                         ) from err
                 return raw.decode("utf-8", errors="replace"), resp
         except TimeoutError as err:
-            raise OpenAITimeoutError(f"No answer within {self._timeout.total:.0f} s") from err
+            raise OpenAITimeoutError(f"No answer within {request_timeout.total:.0f} s") from err
         except aiohttp.ClientError as err:
             raise OpenAIConnectionError(
                 f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
@@ -229,7 +257,7 @@ class OpenAIClient:
         session_config: dict[str, Any],
         *,
         safety_identifier: str | None = None,
-    ) -> RealtimeCall:
+    ) -> CallAnswer:
         """Create a WebRTC call with the API key: multipart `sdp` + `session`."""
         form = aiohttp.FormData()
         form.add_field("sdp", sdp_offer, content_type="application/sdp")
@@ -246,16 +274,26 @@ class OpenAIClient:
                 status=resp.status,
                 request_id=resp.headers.get("x-request-id"),
             )
-        return RealtimeCall(call_id=call_id, sdp_answer=answer, location=location)
+        return CallAnswer(call_id=call_id, sdp_answer=answer)
 
-    async def hangup_call(self, call_id: str) -> None:
+    async def hangup_call(
+        self,
+        call_id: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - an aiohttp request timeout
+    ) -> None:
         """End a call (`POST /realtime/calls/{call_id}/hangup`)."""
         await self._request(
-            "POST", f"/realtime/calls/{quote(call_id, safe='')}/hangup", expect="text"
+            "POST",
+            f"/realtime/calls/{quote(call_id, safe='')}/hangup",
+            expect="text",
+            timeout=timeout,
         )
 
     async def connect_sideband(self, call_id: str) -> aiohttp.ClientWebSocketResponse:
         """Open the server-side WebSocket of a call (`/realtime?call_id=...`)."""
+        if self._sideband_session is None:
+            raise RuntimeError("This client was built without a session for sidebands")
         try:
             return await self._sideband_session.ws_connect(
                 self.websocket_url("/realtime", call_id=call_id),
@@ -277,6 +315,10 @@ class OpenAIClient:
             ) from err
         except TimeoutError as err:
             raise OpenAITimeoutError("Sideband connection timed out") from err
+        except RedirectRefusedError as err:
+            raise OpenAIResponseError(
+                f"The host redirected the sideband ({err}); redirects are not followed"
+            ) from err
         except aiohttp.ClientError as err:
             raise OpenAIConnectionError(
                 f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
@@ -288,7 +330,7 @@ def _error_from_response(resp: aiohttp.ClientResponse, raw: bytes) -> OpenAIErro
     status = resp.status
     request_id = resp.headers.get("x-request-id")
     message = f"HTTP {status}"
-    error_type = param = code = None
+    param = code = None
     try:
         envelope = json.loads(raw)
     except ValueError:
@@ -299,12 +341,10 @@ def _error_from_response(resp: aiohttp.ClientResponse, raw: bytes) -> OpenAIErro
         error = envelope.get("error") if isinstance(envelope, dict) else None
         if isinstance(error, dict):
             message = str(error.get("message") or message)[:_MAX_ERROR_TEXT]
-            error_type = _str_or_none(error.get("type"))
             param = _str_or_none(error.get("param"))
             code = _str_or_none(error.get("code"))
     kwargs: dict[str, Any] = {
         "status": status,
-        "error_type": error_type,
         "param": param,
         "code": code,
         "request_id": request_id,
@@ -327,6 +367,7 @@ def _str_or_none(value: object) -> str | None:
 
 
 __all__ = [
+    "CallAnswer",
     "OpenAIAuthenticationError",
     "OpenAIBadRequestError",
     "OpenAIClient",
@@ -337,5 +378,4 @@ __all__ = [
     "OpenAIResponseError",
     "OpenAIServerError",
     "OpenAITimeoutError",
-    "RealtimeCall",
 ]

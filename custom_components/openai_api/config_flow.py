@@ -17,6 +17,7 @@ from homeassistant.const import CONF_API_KEY, CONF_LLM_HASS_API, CONF_NAME, CONF
 from homeassistant.core import callback
 from homeassistant.helpers import llm
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -29,9 +30,8 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import probatio as vol
+import probatio
 
-from . import create_client
 from .api import (
     OpenAIAuthenticationError,
     OpenAIBadRequestError,
@@ -42,7 +42,17 @@ from .api import (
     OpenAITimeoutError,
     normalize_base_url,
 )
+from .choices import (
+    EAGERNESS,
+    NOISE_REDUCTION_TYPES,
+    REALTIME_MODELS,
+    TRANSCRIPTION_MODELS,
+    TURN_DETECTION_TYPES,
+    VOICES,
+)
+from .client import create_client
 from .const import (
+    CONF_ALLOW_EPHEMERAL,
     CONF_BASE_URL,
     CONF_EAGERNESS,
     CONF_MAX_DURATION,
@@ -57,73 +67,42 @@ from .const import (
     CONF_TURN_DETECTION,
     CONF_VOICE,
     DEFAULT_BASE_URL,
-    DEFAULT_EAGERNESS,
-    DEFAULT_INSTRUCTIONS,
-    DEFAULT_MAX_DURATION,
-    DEFAULT_MAX_SESSIONS,
-    DEFAULT_MAX_SESSIONS_PER_USER,
-    DEFAULT_MODEL,
-    DEFAULT_NOISE_REDUCTION,
     DEFAULT_PROFILE_NAME,
-    DEFAULT_SPEED,
     DEFAULT_TITLE,
-    DEFAULT_TRANSCRIPTION_MODEL,
-    DEFAULT_TURN_DETECTION,
-    DEFAULT_VOICE,
     DOMAIN,
     LOGGER,
     OFF,
     SUBENTRY_VOICE,
 )
-from .realtime.config import build_session_config
-from .schema import (
-    EAGERNESS,
-    NOISE_REDUCTION_TYPES,
-    REALTIME_MODELS,
-    TRANSCRIPTION_MODELS,
-    TURN_DETECTION_TYPES,
-    VOICES,
-    format_path,
-)
+from .realtime.profile import DEFAULT_PROFILE, VoiceProfile
+from .schema.validators import format_path
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 _TEXT = TextSelector()
 
 _HOST_FIELDS: dict[Any, Any] = {
-    vol.Required(CONF_BASE_URL, default=DEFAULT_BASE_URL): _URL,
-    vol.Optional(CONF_ORGANIZATION): _TEXT,
-    vol.Optional(CONF_PROJECT): _TEXT,
+    probatio.Required(CONF_BASE_URL, default=DEFAULT_BASE_URL): _URL,
+    probatio.Optional(CONF_ORGANIZATION): _TEXT,
+    probatio.Optional(CONF_PROJECT): _TEXT,
 }
-STEP_USER_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _PASSWORD, **_HOST_FIELDS})
-STEP_REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _PASSWORD})
-STEP_RECONFIGURE_SCHEMA = vol.Schema(_HOST_FIELDS)
-
-DEFAULT_PROFILE: dict[str, Any] = {
-    CONF_MODEL: DEFAULT_MODEL,
-    CONF_VOICE: DEFAULT_VOICE,
-    CONF_PROMPT: DEFAULT_INSTRUCTIONS,
-    CONF_LLM_HASS_API: [llm.LLM_API_ASSIST],
-    CONF_TURN_DETECTION: DEFAULT_TURN_DETECTION,
-    CONF_EAGERNESS: DEFAULT_EAGERNESS,
-    CONF_NOISE_REDUCTION: DEFAULT_NOISE_REDUCTION,
-    CONF_TRANSCRIPTION_MODEL: DEFAULT_TRANSCRIPTION_MODEL,
-    CONF_SPEED: DEFAULT_SPEED,
-    CONF_MAX_SESSIONS: DEFAULT_MAX_SESSIONS,
-    CONF_MAX_SESSIONS_PER_USER: DEFAULT_MAX_SESSIONS_PER_USER,
-    CONF_MAX_DURATION: DEFAULT_MAX_DURATION,
-}
+STEP_USER_SCHEMA = probatio.Schema({probatio.Required(CONF_API_KEY): _PASSWORD, **_HOST_FIELDS})
+STEP_REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_API_KEY): _PASSWORD})
+STEP_RECONFIGURE_SCHEMA = probatio.Schema(_HOST_FIELDS)
 
 
-def _select(options: tuple[str, ...], key: str, *, custom: bool = False) -> SelectSelector:
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=list(options),
-            translation_key=key,
-            custom_value=custom,
-            mode=SelectSelectorMode.DROPDOWN,
-        )
+def _select(options: tuple[str, ...], key: str | None, *, custom: bool = False) -> SelectSelector:
+    """Return a dropdown whose labels are translated with `key`, or are the values themselves.
+
+    API names (models, voices) show as they are written in YAML and in the API, so the field
+    and the list never disagree once a value is chosen.
+    """
+    config = SelectSelectorConfig(
+        options=list(options), custom_value=custom, mode=SelectSelectorMode.DROPDOWN
     )
+    if key is not None:
+        config["translation_key"] = key
+    return SelectSelector(config)
 
 
 def _number(low: float, high: float, step: float, unit: str | None = None) -> NumberSelector:
@@ -133,34 +112,46 @@ def _number(low: float, high: float, step: float, unit: str | None = None) -> Nu
     return NumberSelector(config)
 
 
-def _profile_schema(hass: Any, *, with_name: bool) -> vol.Schema:
+def _profile_schema(hass: Any, *, with_name: bool) -> probatio.Schema:
     apis = [SelectOptionDict(value=api.id, label=api.name) for api in llm.async_get_apis(hass)]
     fields: dict[Any, Any] = {}
     if with_name:
-        fields[vol.Required(CONF_NAME, default=DEFAULT_PROFILE_NAME)] = _TEXT
+        fields[probatio.Required(CONF_NAME)] = _TEXT
     fields.update(
         {
-            vol.Required(CONF_MODEL): _select(REALTIME_MODELS, CONF_MODEL, custom=True),
-            vol.Required(CONF_VOICE): _select(VOICES, CONF_VOICE, custom=True),
-            vol.Optional(CONF_PROMPT): TemplateSelector(),
-            vol.Optional(CONF_LLM_HASS_API): SelectSelector(
+            probatio.Required(CONF_MODEL): _select(REALTIME_MODELS, None, custom=True),
+            probatio.Required(CONF_VOICE): _select(VOICES, None, custom=True),
+            probatio.Optional(CONF_PROMPT): TemplateSelector(),
+            probatio.Optional(CONF_LLM_HASS_API): SelectSelector(
                 SelectSelectorConfig(options=apis, multiple=True)
             ),
-            vol.Required(CONF_TURN_DETECTION): _select(TURN_DETECTION_TYPES, CONF_TURN_DETECTION),
-            vol.Required(CONF_EAGERNESS): _select(EAGERNESS, CONF_EAGERNESS),
-            vol.Required(CONF_NOISE_REDUCTION): _select(
+            probatio.Required(CONF_TURN_DETECTION): _select(
+                TURN_DETECTION_TYPES, CONF_TURN_DETECTION
+            ),
+            probatio.Required(CONF_EAGERNESS): _select(EAGERNESS, CONF_EAGERNESS),
+            probatio.Required(CONF_NOISE_REDUCTION): _select(
                 (*NOISE_REDUCTION_TYPES, OFF), CONF_NOISE_REDUCTION
             ),
-            vol.Required(CONF_TRANSCRIPTION_MODEL): _select(
-                (*TRANSCRIPTION_MODELS, OFF), CONF_TRANSCRIPTION_MODEL, custom=True
+            probatio.Required(CONF_TRANSCRIPTION_MODEL): _select(
+                (*TRANSCRIPTION_MODELS, OFF), None, custom=True
             ),
-            vol.Required(CONF_SPEED): _number(0.25, 1.5, 0.05),
-            vol.Required(CONF_MAX_SESSIONS): _number(1, 20, 1),
-            vol.Required(CONF_MAX_SESSIONS_PER_USER): _number(1, 20, 1),
-            vol.Required(CONF_MAX_DURATION): _number(1, 60, 1, "min"),
+            probatio.Required(CONF_SPEED): _number(0.25, 1.5, 0.05),
+            probatio.Required(CONF_MAX_SESSIONS): _number(1, 20, 1),
+            probatio.Required(CONF_MAX_SESSIONS_PER_USER): _number(1, 20, 1),
+            probatio.Required(CONF_MAX_DURATION): _number(1, 60, 1, "min"),
+            probatio.Required(CONF_ALLOW_EPHEMERAL): BooleanSelector(),
         }
     )
-    return vol.Schema(fields)
+    return probatio.Schema(fields)
+
+
+def _free_name(taken: set[str]) -> str:
+    """Return the default profile name, numbered past the names already in use."""
+    name, number = DEFAULT_PROFILE_NAME, 1
+    while name in taken:
+        number += 1
+        name = f"{DEFAULT_PROFILE_NAME} {number}"
+    return name
 
 
 def _clean(user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,6 +181,8 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
         """Voice profiles live under the account, one satellite each."""
         return {SUBENTRY_VOICE: VoiceProfileFlow}
 
+    _status = "-"  # the HTTP status a `server_error` names
+
     async def _async_validate(self, data: dict[str, Any]) -> dict[str, str]:
         """Try the key against the host; return form errors (empty when it works)."""
         url = urlsplit(data[CONF_BASE_URL])
@@ -197,25 +190,17 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
             return {CONF_BASE_URL: "invalid_url"}
         try:
             await create_client(self.hass, data).verify()
-        except OpenAIAuthenticationError:
-            return {"base": "invalid_auth"}
-        except OpenAIBadRequestError as err:
-            if err.status == 404:
-                return {CONF_BASE_URL: "not_found"}
-            return {"base": "unknown"}
-        except (
-            OpenAIConnectionError,
-            OpenAITimeoutError,
-            OpenAIServerError,
-            OpenAIRateLimitError,
-        ):
-            return {"base": "cannot_connect"}
-        except OpenAIError:
-            return {"base": "unknown"}
+        except OpenAIError as err:
+            LOGGER.debug("Account check against %s failed: %r", url.netloc, err)
+            self._status = str(err.status or "-")
+            return _form_error(err)
         except Exception:
             LOGGER.exception("Unexpected error while validating the OpenAI account")
             return {"base": "unknown"}
         return {}
+
+    def _placeholders(self, **extra: str) -> dict[str, str]:
+        return {"status": self._status, **extra}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the key and the service host."""
@@ -232,7 +217,7 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
                     subentries=[
                         {
                             "subentry_type": SUBENTRY_VOICE,
-                            "data": DEFAULT_PROFILE,
+                            "data": dict(DEFAULT_PROFILE),
                             "title": DEFAULT_PROFILE_NAME,
                             "unique_id": None,
                         }
@@ -242,6 +227,7 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(STEP_USER_SCHEMA, user_input),
             errors=errors,
+            description_placeholders=self._placeholders(),
         )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
@@ -262,7 +248,9 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reauth_confirm",
             data_schema=STEP_REAUTH_SCHEMA,
             errors=errors,
-            description_placeholders={"title": entry.title, "host": entry.data[CONF_BASE_URL]},
+            description_placeholders=self._placeholders(
+                title=entry.title, host=entry.data[CONF_BASE_URL]
+            ),
         )
 
     async def async_step_reconfigure(
@@ -289,6 +277,7 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
                 STEP_RECONFIGURE_SCHEMA, user_input or dict(entry.data)
             ),
             errors=errors,
+            description_placeholders=self._placeholders(),
         )
 
 
@@ -319,8 +308,8 @@ class VoiceProfileFlow(ConfigSubentryFlow):
                 data.pop(CONF_LLM_HASS_API, None)
             try:
                 # The same schema that guards the action guards what a profile will send.
-                build_session_config(data)
-            except vol.Invalid as err:
+                VoiceProfile("", "", data).session_config()
+            except probatio.Invalid as err:
                 field = format_path(list(err.path)).removeprefix("audio.output.")
                 errors["base"] = "invalid_profile"
                 placeholders["error"] = f"{field}: {err.msg}"
@@ -330,7 +319,11 @@ class VoiceProfileFlow(ConfigSubentryFlow):
                 return self.async_update_and_abort(
                     self._get_entry(), self._get_reconfigure_subentry(), data=data
                 )
-        current = DEFAULT_PROFILE if new else dict(self._get_reconfigure_subentry().data)
+        if new:
+            taken = {sub.title for sub in self._get_entry().subentries.values()}
+            current = {**DEFAULT_PROFILE, CONF_NAME: _free_name(taken)}
+        else:
+            current = {**DEFAULT_PROFILE, **self._get_reconfigure_subentry().data}
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
@@ -339,3 +332,18 @@ class VoiceProfileFlow(ConfigSubentryFlow):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+
+def _form_error(err: OpenAIError) -> dict[str, str]:
+    """Return the form error that names what went wrong with the account check."""
+    if isinstance(err, OpenAIAuthenticationError):
+        return {"base": "invalid_auth"}
+    if isinstance(err, OpenAIBadRequestError) and err.status == 404:
+        return {CONF_BASE_URL: "not_found"}
+    if isinstance(err, OpenAIRateLimitError):
+        return {"base": "rate_limited"}
+    if isinstance(err, OpenAIServerError):
+        return {"base": "server_error"}
+    if isinstance(err, OpenAIConnectionError | OpenAITimeoutError):
+        return {"base": "cannot_connect"}
+    return {"base": "unknown"}

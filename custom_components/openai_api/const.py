@@ -16,8 +16,6 @@ DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_TITLE: Final = "OpenAI"
 
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
-ATTR_EXPIRES_AFTER: Final = "expires_after"
-ATTR_SESSION: Final = "session"
 
 SERVICE_CREATE_CLIENT_SECRET: Final = "create_realtime_client_secret"
 EVENT_CLIENT_SECRET: Final = "openai_api_realtime_client_secret"
@@ -35,6 +33,7 @@ CONF_SPEED: Final = "speed"
 CONF_MAX_SESSIONS: Final = "max_sessions"
 CONF_MAX_SESSIONS_PER_USER: Final = "max_sessions_per_user"
 CONF_MAX_DURATION: Final = "max_duration"
+CONF_ALLOW_EPHEMERAL: Final = "allow_ephemeral"
 OFF: Final = "off"
 
 DEFAULT_PROFILE_NAME: Final = "Voice assistant"
@@ -52,6 +51,5 @@ DEFAULT_SPEED: Final = 1.0
 DEFAULT_MAX_SESSIONS: Final = 3
 DEFAULT_MAX_SESSIONS_PER_USER: Final = 1
 DEFAULT_MAX_DURATION: Final = 30  # minutes; OpenAI ends every session at 60
+DEFAULT_ALLOW_EPHEMERAL: Final = True
 
-# Bounds of what a browser may send.
-MAX_SDP_BYTES: Final = 32 * 1024

@@ -36,6 +36,6 @@ async def async_get_config_entry_diagnostics(
             }
             for sub in entry.subentries.values()
         ],
-        # Live calls: ids, state and usage only; user ids stay out.
+        # Calls HA holds: ids, state and usage only; user ids stay out.
         "calls": [call.as_dict() for call in manager.calls],
     }

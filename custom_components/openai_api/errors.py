@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
@@ -18,7 +19,6 @@ from .api import (
     OpenAITimeoutError,
 )
 from .const import DOMAIN
-from .models import OpenAIConfigEntry
 
 _KEYS: tuple[tuple[type[OpenAIError], str], ...] = (
     (OpenAIAuthenticationError, "auth_failed"),
@@ -52,7 +52,7 @@ def to_home_assistant_error[E: HomeAssistantError](
     )
 
 
-async def async_call_api[T](hass: HomeAssistant, entry: OpenAIConfigEntry, call: Awaitable[T]) -> T:
+async def async_call_api[T](hass: HomeAssistant, entry: ConfigEntry, call: Awaitable[T]) -> T:
     """Await an API call; map its failure, starting reauth on a rejected key."""
     try:
         return await call

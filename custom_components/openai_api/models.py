@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
 from .api import OpenAIClient
-
-if TYPE_CHECKING:
-    from .realtime.manager import RealtimeManager
+from .realtime.manager import CallManager
 
 type OpenAIConfigEntry = ConfigEntry[OpenAIRuntimeData]
 
@@ -20,4 +17,4 @@ class OpenAIRuntimeData:
     """What a loaded account entry holds while it runs."""
 
     client: OpenAIClient
-    manager: RealtimeManager
+    manager: CallManager

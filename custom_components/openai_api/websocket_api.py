@@ -1,30 +1,40 @@
 """Websocket commands the voice card uses: connect, ephemeral, attach, hang-up.
 
-Any logged-in user who may read the satellite entity may start a call; the session itself
-(model, instructions, tools) always comes from the voice profile an admin configured.
+Any logged-in user who may read an enabled satellite entity may start a call; the session
+itself (model, instructions, tools) always comes from the voice profile an admin configured.
+A call belongs to the user who started it: only they (or an admin) may hang it up, and only
+they may attach to it. Closing the websocket connection ends the calls it started, and a
+request whose connection closes mid-way hangs up the call it was creating.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from homeassistant.auth.permissions.const import POLICY_READ
 from homeassistant.components.assist_satellite import DOMAIN as SATELLITE_DOMAIN
 from homeassistant.components.websocket_api import async_register_command
 from homeassistant.components.websocket_api.connection import ActiveConnection
+from homeassistant.components.websocket_api.const import ERR_HOME_ASSISTANT_ERROR
 from homeassistant.components.websocket_api.decorators import async_response, websocket_command
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import config_validation as cv, entity_registry as er
-import probatio as vol
+import probatio
 
-from .const import DOMAIN, MAX_SDP_BYTES
+from .const import DOMAIN, LOGGER
 from .models import OpenAIConfigEntry
-from .realtime.manager import RealtimeManager
-from .schema import sdp_offer
+from .realtime.call import RealtimeCall
+from .realtime.manager import CallManager, CallRequest
+from .realtime.models import CallOwner, EndReason
+from .realtime.profile import VoiceProfile
+from .schema.sdp import sdp_offer
 
-_SDP = sdp_offer(MAX_SDP_BYTES)
+CALL_ID = probatio.All(str, probatio.Match(r"^rtc_[A-Za-z0-9_-]{1,128}$"))
 
 
 @callback
@@ -36,152 +46,231 @@ def async_register_websocket_api(hass: HomeAssistant) -> None:
     async_register_command(hass, ws_hangup)
 
 
-def _resolve(
-    hass: HomeAssistant, connection: ActiveConnection, entity_id: str
-) -> tuple[OpenAIConfigEntry, ConfigSubentry, str | None]:
-    """Return the loaded entry, voice profile and device behind a satellite entity."""
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The loaded entry, voice profile and device behind a satellite entity."""
+
+    manager: CallManager
+    profile: VoiceProfile
+    device_id: str | None
+    owner: CallOwner
+    calls_url: str
+
+
+def _resolve(hass: HomeAssistant, connection: ActiveConnection, entity_id: str) -> _Target:
+    """Check that the user may use the satellite, and find what is behind it."""
     if not connection.user.permissions.check_entity(entity_id, POLICY_READ):
         raise Unauthorized(entity_id=entity_id)
     reg = er.async_get(hass).async_get(entity_id)
-    if (
-        reg is None
-        or reg.platform != DOMAIN
-        or reg.domain != SATELLITE_DOMAIN
-        or reg.config_entry_id is None
-        or reg.config_subentry_id is None
-    ):
+    if reg is None or reg.platform != DOMAIN or reg.domain != SATELLITE_DOMAIN:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="not_a_voice_satellite",
             translation_placeholders={"entity_id": entity_id},
         )
-    entry: OpenAIConfigEntry | None = hass.config_entries.async_get_entry(reg.config_entry_id)
-    if entry is None or entry.state is not ConfigEntryState.LOADED:
+    if reg.disabled:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="satellite_disabled",
+            translation_placeholders={"entity_id": entity_id},
+        )
+    entry: OpenAIConfigEntry | None = (
+        hass.config_entries.async_get_entry(reg.config_entry_id) if reg.config_entry_id else None
+    )
+    subentry = (
+        entry.subentries.get(reg.config_subentry_id)
+        if entry is not None and reg.config_subentry_id
+        else None
+    )
+    if entry is None or subentry is None or entry.state is not ConfigEntryState.LOADED:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="entry_not_loaded",
             translation_placeholders={"title": entry.title if entry else entity_id},
         )
-    profile = entry.subentries[reg.config_subentry_id]
-    return entry, profile, reg.device_id
-
-
-def _manager(entry: OpenAIConfigEntry) -> RealtimeManager:
-    return entry.runtime_data.manager
-
-
-def _hang_up_on_close(
-    hass: HomeAssistant,
-    connection: ActiveConnection,
-    manager: RealtimeManager,
-    call_id: str,
-) -> None:
-    """End the call when this websocket connection closes."""
-    connection.subscriptions[(DOMAIN, call_id)] = lambda: hass.async_create_task(
-        manager.async_hangup(call_id, "connection_closed"), eager_start=True
+    owner = CallOwner(
+        entry_id=entry.entry_id,
+        profile_id=subentry.subentry_id,
+        entity_id=entity_id,
+        user_id=connection.user.id,
     )
+    return _Target(
+        manager=entry.runtime_data.manager,
+        profile=VoiceProfile.from_subentry(subentry),
+        device_id=reg.device_id,
+        owner=owner,
+        calls_url=entry.runtime_data.client.url("/realtime/calls"),
+    )
+
+
+def _find_call(hass: HomeAssistant, call_id: str) -> RealtimeCall | None:
+    """Return a live call by id, whichever account holds it."""
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        manager: CallManager = entry.runtime_data.manager
+        if (call := manager.get(call_id)) is not None:
+            return call
+    return None
+
+
+type _Handler = Callable[[HomeAssistant, ActiveConnection, dict[str, Any]], Awaitable[None]]
+
+
+def _answer_refusal(
+    connection: ActiveConnection, msg: dict[str, Any], err: ServiceValidationError
+) -> None:
+    """Answer an expected refusal (a limit, a bad offer) without an error in HA's log."""
+    LOGGER.debug("Refused %s from %s: %s", msg["type"], connection.user.name, err)
+    connection.send_error(
+        msg["id"],
+        ERR_HOME_ASSISTANT_ERROR,
+        str(err),
+        translation_key=err.translation_key,
+        translation_domain=err.translation_domain,
+        translation_placeholders=err.translation_placeholders,
+    )
+
+
+def _refusals_answered(func: _Handler) -> _Handler:
+    """Answer `ServiceValidationError`s of a handler (other errors go to HA's handling)."""
+
+    @wraps(func)
+    async def handler(
+        hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
+    ) -> None:
+        try:
+            await func(hass, connection, msg)
+        except ServiceValidationError as err:
+            _answer_refusal(connection, msg, err)
+
+    return handler
+
+
+def _track(connection: ActiveConnection, msg_id: int) -> CallRequest:
+    """Return a request that is abandoned when the connection closes (call before any await)."""
+    request = CallRequest()
+    connection.subscriptions[(DOMAIN, "request", msg_id)] = request.abandon
+    return request
+
+
+@callback
+def _hang_up_on_close(
+    connection: ActiveConnection, msg_id: int, request: CallRequest, call_id: str
+) -> None:
+    """Hand the call to the connection: closing it (or hanging up) ends the call from now on."""
+    connection.subscriptions.pop((DOMAIN, "request", msg_id), None)
+    if request.abandoned:
+        return  # the connection closed before the handler resumed: the call is being hung up
+    connection.subscriptions[(DOMAIN, call_id)] = request.abandon
 
 
 @websocket_command(
     {
-        vol.Required("type"): "openai_api/realtime/connect",
-        vol.Required("entity_id"): cv.entity_id,
-        vol.Required("sdp"): str,
+        probatio.Required("type"): "openai_api/realtime/connect",
+        probatio.Required("entity_id"): cv.entity_id,
+        probatio.Required("sdp"): str,
     }
 )
 @async_response
+@_refusals_answered
 async def ws_connect(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
     """Relay a browser's SDP offer to OpenAI with HA's key; answer with OpenAI's SDP."""
     try:
-        offer = _SDP(msg["sdp"])
-    except vol.Invalid as err:
+        offer = sdp_offer(msg["sdp"])
+    except probatio.Invalid as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_sdp",
             translation_placeholders={"error": err.msg},
         ) from err
-    entry, profile, device_id = _resolve(hass, connection, msg["entity_id"])
-    manager = _manager(entry)
-    call, answer = await manager.async_connect(
-        profile,
-        sdp_offer=offer,
-        entity_id=msg["entity_id"],
-        device_id=device_id,
-        user_id=connection.user.id,
-    )
-    assert call.call_id is not None
-    _hang_up_on_close(hass, connection, manager, call.call_id)
+    target = _resolve(hass, connection, msg["entity_id"])
+    request = _track(connection, msg["id"])
+    try:
+        call, answer = await target.manager.async_connect(
+            request, target.profile, target.owner, sdp_offer=offer, device_id=target.device_id
+        )
+    except BaseException:
+        connection.subscriptions.pop((DOMAIN, "request", msg["id"]), None)
+        raise
+    _hang_up_on_close(connection, msg["id"], request, call.call_id)
     connection.send_result(msg["id"], {"call_id": call.call_id, "sdp": answer})
 
 
 @websocket_command(
     {
-        vol.Required("type"): "openai_api/realtime/ephemeral",
-        vol.Required("entity_id"): cv.entity_id,
+        probatio.Required("type"): "openai_api/realtime/ephemeral",
+        probatio.Required("entity_id"): cv.entity_id,
     }
 )
 @async_response
+@_refusals_answered
 async def ws_ephemeral(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
-    """Mint a 60-second client secret from the profile for a client that connects directly."""
-    entry, profile, device_id = _resolve(hass, connection, msg["entity_id"])
-    secret = await _manager(entry).async_ephemeral(
-        profile, device_id=device_id, user_id=connection.user.id
-    )
+    """Mint a short-lived client secret from the profile for a client that connects directly."""
+    target = _resolve(hass, connection, msg["entity_id"])
+    request = _track(connection, msg["id"])
+    try:
+        secret = await target.manager.async_ephemeral(
+            request, target.profile, target.owner, device_id=target.device_id
+        )
+    finally:
+        connection.subscriptions.pop((DOMAIN, "request", msg["id"]), None)
     connection.send_result(
         msg["id"],
         {
             "value": secret["value"],
             "expires_at": secret["expires_at"],
-            "calls_url": entry.runtime_data.client.url("/realtime/calls"),
+            "calls_url": target.calls_url,
         },
     )
 
 
 @websocket_command(
     {
-        vol.Required("type"): "openai_api/realtime/attach",
-        vol.Required("entity_id"): cv.entity_id,
-        vol.Required("call_id"): vol.All(str, vol.Match(r"^rtc_[A-Za-z0-9_-]{1,128}$")),
+        probatio.Required("type"): "openai_api/realtime/attach",
+        probatio.Required("entity_id"): cv.entity_id,
+        probatio.Required("call_id"): CALL_ID,
     }
 )
-@async_response
-async def ws_attach(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
-    """Attach HA's sideband to a call the client created with an ephemeral secret."""
-    entry, profile, device_id = _resolve(hass, connection, msg["entity_id"])
-    manager = _manager(entry)
-    call = await manager.async_attach(
-        profile,
-        call_id=msg["call_id"],
-        entity_id=msg["entity_id"],
-        device_id=device_id,
-        user_id=connection.user.id,
-    )
-    _hang_up_on_close(hass, connection, manager, msg["call_id"])
+@callback
+def ws_attach(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
+    """Attach HA's sideband to a call the user created with an ephemeral secret."""
+    try:
+        _attach(hass, connection, msg)
+    except ServiceValidationError as err:
+        _answer_refusal(connection, msg, err)
+
+
+def _attach(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
+    target = _resolve(hass, connection, msg["entity_id"])
+    call_id = msg["call_id"]
+    existing = _find_call(hass, call_id)
+    if existing is not None and existing.owner.entry_id != target.owner.entry_id:
+        raise Unauthorized()  # another account's call, whoever owns it
+    request = CallRequest()
+    call = target.manager.async_attach(request, target.owner, call_id)
+    connection.subscriptions[(DOMAIN, call_id)] = request.abandon
     connection.send_result(msg["id"], {"call_id": call.call_id})
 
 
 @websocket_command(
     {
-        vol.Required("type"): "openai_api/realtime/hangup",
-        vol.Required("call_id"): str,
+        probatio.Required("type"): "openai_api/realtime/hangup",
+        probatio.Required("call_id"): str,
     }
 )
 @async_response
 async def ws_hangup(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
     """Hang up a call the user started (admins may hang up any)."""
     call_id = msg["call_id"]
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        manager = _manager(entry)
-        if (call := manager.get(call_id)) is None:
-            continue
-        if call.info.user_id != connection.user.id and not connection.user.is_admin:
-            raise Unauthorized()
-        connection.subscriptions.pop((DOMAIN, call_id), None)
-        await call.async_hangup("hangup_command")
-        connection.send_result(msg["id"], {"call_id": call_id, "ended": True})
+    if (call := _find_call(hass, call_id)) is None:
+        connection.send_result(msg["id"], {"call_id": call_id, "ended": False})
         return
-    connection.send_result(msg["id"], {"call_id": call_id, "ended": False})
+    if call.owner.user_id != connection.user.id and not connection.user.is_admin:
+        raise Unauthorized()
+    connection.subscriptions.pop((DOMAIN, call_id), None)
+    await call.async_hangup(EndReason.HANGUP_COMMAND)
+    LOGGER.debug("Call %s hung up by its user", call_id)
+    connection.send_result(msg["id"], {"call_id": call_id, "ended": True})

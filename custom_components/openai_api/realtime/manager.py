@@ -1,71 +1,120 @@
-"""All live calls of one account entry: limits, start, lookup, shutdown."""
+"""All live calls of one account entry: limits, starting and attaching calls, shutdown.
+
+Whatever path a call takes, the rule is the same: once OpenAI has returned a call id, HA owns
+the call until OpenAI confirms the hang-up or ends it. A request whose client went away, or that
+finishes while the entry unloads, hangs its new call up instead of dropping the id.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 import hashlib
-from typing import TYPE_CHECKING, Any
+import time
+from typing import Any
 
-from homeassistant.components import conversation
-from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import CONF_PROMPT
-from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import instance_id, llm, template
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
+from homeassistant.helpers import instance_id
+from homeassistant.helpers.event import async_call_later
 
-from ..const import (
-    CONF_MAX_DURATION,
-    CONF_MAX_SESSIONS,
-    CONF_MAX_SESSIONS_PER_USER,
-    DEFAULT_INSTRUCTIONS,
-    DEFAULT_MAX_DURATION,
-    DEFAULT_MAX_SESSIONS,
-    DEFAULT_MAX_SESSIONS_PER_USER,
-    DOMAIN,
-    LOGGER,
-)
+from ..api import CallAnswer, OpenAIClient
+from ..client_secret import async_create_client_secret
+from ..const import DOMAIN, LOGGER
 from ..errors import async_call_api
-from .config import build_session_config, profile_api_ids
-from .session import CallInfo, RealtimeCall, Usage
-from .tools import async_get_api, format_tools
+from .call import RealtimeCall
+from .hangup import async_end_call
+from .models import CallMode, CallOwner, EndReason, Usage
+from .profile import PreparedSession, VoiceProfile, async_prepare_session
 
-if TYPE_CHECKING:
-    from ..models import OpenAIConfigEntry
+# Client secrets handed to browsers live just long enough to post an offer; the slot they
+# reserve lapses a little later, so an attach that follows the offer still finds it.
+EPHEMERAL_SECONDS = 30
+EPHEMERAL_GRACE = 15
 
-# Ephemeral client secrets handed to browsers live just long enough to post an offer.
-EPHEMERAL_SECONDS = 60
 
-
-def _limit_error(key: str, limit: int) -> HomeAssistantError:
-    return HomeAssistantError(
+def _error(
+    key: str, error: type[HomeAssistantError] = ServiceValidationError, **placeholders: Any
+) -> HomeAssistantError:
+    """Return a translated error; by default a refusal the user caused (a limit, a setting)."""
+    return error(
         translation_domain=DOMAIN,
         translation_key=key,
-        translation_placeholders={"limit": str(limit)},
+        translation_placeholders={k: str(v) for k, v in placeholders.items()} or None,
     )
 
 
-class RealtimeManager:
+class CallRequest:
+    """A client's request for a call; the client may go away at any moment.
+
+    The websocket layer calls `abandon` when the client's connection closes: before the call
+    exists the request is dropped (its call hung up as soon as OpenAI names it), after that
+    the call is hung up.
+    """
+
+    def __init__(self) -> None:
+        self.abandoned = False
+        self._call: RealtimeCall | None = None
+
+    @callback
+    def bind(self, call: RealtimeCall) -> None:
+        """Note the request's call: from now on abandoning the request hangs the call up."""
+        self._call = call
+
+    @callback
+    def abandon(self) -> None:
+        """Give the request up: its client went away."""
+        self.abandoned = True
+        if (call := self._call) is not None and not call.ended:
+            call.hass.async_create_task(
+                call.async_hangup(EndReason.CONNECTION_CLOSED), eager_start=True
+            )
+
+
+@dataclass(eq=False, slots=True, kw_only=True)
+class Slot:
+    """A place in a profile's limits, held before HA has the call's id."""
+
+    owner: CallOwner
+    max_duration: float
+    prepared: PreparedSession | None = None  # ephemeral: the session the secret carries
+    expires: float | None = None  # ephemeral: when an unused secret's reservation lapses
+    cancel_timer: CALLBACK_TYPE | None = field(default=None, repr=False)
+
+
+class CallManager:
     """Owns every live call of an entry."""
 
-    def __init__(self, hass: HomeAssistant, entry: OpenAIConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, client: OpenAIClient) -> None:
         self.hass = hass
         self.entry = entry
-        self.calls: list[RealtimeCall] = []
+        self.client = client
         self.usage: dict[str, Usage] = defaultdict(Usage)  # per profile, ended calls included
+        self._calls: dict[str, RealtimeCall] = {}
+        self._slots: list[Slot] = []
+        self._pending: set[asyncio.Task[Any]] = set()
         self._listeners: dict[str, list[Callable[[], None]]] = defaultdict(list)
+        self._closing = False
         self._salt: str | None = None
 
     # --- lookup and listeners ---------------------------------------------------------
 
+    @property
+    def calls(self) -> list[RealtimeCall]:
+        """Every call HA holds, those being hung up included."""
+        return list(self._calls.values())
+
     def calls_for(self, profile_id: str) -> list[RealtimeCall]:
-        """Live calls of a profile."""
-        return [c for c in self.calls if c.info.profile_id == profile_id and not c.ended]
+        """Live calls of a profile, oldest first."""
+        return [c for c in self._calls.values() if c.owner.profile_id == profile_id and not c.ended]
 
     def get(self, call_id: str) -> RealtimeCall | None:
         """Return a live call by its OpenAI call id."""
-        return next((c for c in self.calls if c.call_id == call_id and not c.ended), None)
+        call = self._calls.get(call_id)
+        return None if call is None or call.ended else call
 
     def profile_usage(self, profile_id: str) -> Usage:
         """Token totals of a profile: ended calls plus live ones."""
@@ -83,54 +132,74 @@ class RealtimeManager:
 
     @callback
     def _notify(self, call: RealtimeCall) -> None:
-        for listener in list(self._listeners[call.info.profile_id]):
+        for listener in list(self._listeners[call.owner.profile_id]):
             listener()
 
     @callback
     def _ended(self, call: RealtimeCall) -> None:
-        if call in self.calls:
-            self.calls.remove(call)
-            self.usage[call.info.profile_id].merge(call.usage)
+        if self._calls.pop(call.call_id, None) is not None:
+            self.usage[call.owner.profile_id].merge(call.usage)
         LOGGER.debug("Call %s ended: %s", call.call_id, call.end_reason)
         self._notify(call)
 
-    # --- starting calls ---------------------------------------------------------------
+    # --- limits -----------------------------------------------------------------------
 
-    def _check_limits(self, profile: ConfigSubentry, user_id: str | None) -> None:
-        live = self.calls_for(profile.subentry_id)
-        limit = int(profile.data.get(CONF_MAX_SESSIONS, DEFAULT_MAX_SESSIONS))
-        if len(live) >= limit:
-            raise _limit_error("too_many_sessions", limit)
-        per_user = int(profile.data.get(CONF_MAX_SESSIONS_PER_USER, DEFAULT_MAX_SESSIONS_PER_USER))
-        if sum(1 for c in live if c.info.user_id == user_id) >= per_user:
-            raise _limit_error("too_many_user_sessions", per_user)
+    @callback
+    def _reserve(self, profile: VoiceProfile, owner: CallOwner) -> Slot:
+        """Hold a place in the profile's limits (synchronously: no await between check and hold)."""
+        if self._closing:
+            raise _error("entry_unloading", HomeAssistantError)
+        self._drop_lapsed_slots()
+        calls = [c.owner for c in self.calls_for(profile.profile_id)]
+        held = calls + [s.owner for s in self._slots if s.owner.profile_id == profile.profile_id]
+        if len(held) >= profile.max_sessions:
+            raise _error("too_many_sessions", limit=profile.max_sessions)
+        if sum(1 for o in held if o.user_id == owner.user_id) >= profile.max_sessions_per_user:
+            raise _error("too_many_user_sessions", limit=profile.max_sessions_per_user)
+        slot = Slot(owner=owner, max_duration=profile.max_duration)
+        self._slots.append(slot)
+        return slot
 
-    async def _prepare(
-        self, profile: ConfigSubentry, user_id: str | None, device_id: str | None
-    ) -> tuple[dict[str, Any], llm.APIInstance | None]:
-        """Return the session config and LLM API of a call for this user."""
-        llm_context = llm.LLMContext(
-            platform=DOMAIN,
-            context=Context(user_id=user_id),
-            language=self.hass.config.language,
-            assistant=conversation.DOMAIN,
-            device_id=device_id,
+    @callback
+    def _release(self, slot: Slot) -> None:
+        if slot.cancel_timer is not None:
+            slot.cancel_timer()
+            slot.cancel_timer = None
+        if slot in self._slots:
+            self._slots.remove(slot)
+
+    @callback
+    def _drop_lapsed_slots(self) -> None:
+        now = time.time()
+        for slot in [s for s in self._slots if s.expires is not None and s.expires <= now]:
+            self._release(slot)
+
+    @callback
+    def _new_call(
+        self, call_id: str, slot: Slot, mode: CallMode, prepared: PreparedSession
+    ) -> RealtimeCall:
+        """Build, register and start a complete call in the place of `slot` (no await)."""
+        self._release(slot)
+        owner = slot.owner
+        call = RealtimeCall(
+            self.hass,
+            self.client,
+            call_id=call_id,
+            owner=owner,
+            mode=mode,
+            session_config=prepared.config,
+            llm_api=prepared.llm_api,
+            max_duration=slot.max_duration,
+            on_change=self._notify,
+            on_end=self._ended,
+            on_auth_failed=lambda: self.entry.async_start_reauth(self.hass),
         )
-        try:
-            api = await async_get_api(self.hass, profile_api_ids(profile.data), llm_context)
-            prompt = template.Template(
-                profile.data.get(CONF_PROMPT) or DEFAULT_INSTRUCTIONS, self.hass
-            ).async_render(parse_result=False)
-        except HomeAssistantError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="profile_error",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        instructions = "\n\n".join(p for p in (prompt, api.api_prompt if api else "") if p)
-        return build_session_config(
-            profile.data, instructions=instructions, tools=format_tools(api)
-        ), api
+        self._calls[call_id] = call
+        call.start()
+        self._notify(call)
+        return call
+
+    # --- starting calls ---------------------------------------------------------------
 
     async def safety_identifier(self, user_id: str | None) -> str | None:
         """Return a stable, salted hash of the HA user: OpenAI never sees the user id."""
@@ -140,113 +209,158 @@ class RealtimeManager:
             self._salt = await instance_id.async_get(self.hass)
         return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()[:32]
 
-    def _new_call(
-        self,
-        profile: ConfigSubentry,
-        entity_id: str | None,
-        user_id: str | None,
-        mode: str,
-        api: llm.APIInstance | None,
-    ) -> RealtimeCall:
-        minutes = float(profile.data.get(CONF_MAX_DURATION, DEFAULT_MAX_DURATION))
-        call = RealtimeCall(
-            self.hass,
-            self.entry.runtime_data.client,
-            CallInfo(
-                entry_id=self.entry.entry_id,
-                profile_id=profile.subentry_id,
-                entity_id=entity_id,
-                user_id=user_id,
-                mode=mode,
-                max_duration=minutes * 60,
-            ),
-            api=api,
-            on_change=self._notify,
-            on_end=self._ended,
-            on_auth_failed=lambda: self.entry.async_start_reauth(self.hass),
-        )
-        # Registered before any await on the network so concurrent requests see the slot.
-        self.calls.append(call)
-        return call
-
     async def async_connect(
         self,
-        profile: ConfigSubentry,
+        request: CallRequest,
+        profile: VoiceProfile,
+        owner: CallOwner,
         *,
         sdp_offer: str,
-        entity_id: str | None,
         device_id: str | None,
-        user_id: str | None,
     ) -> tuple[RealtimeCall, str]:
         """Relay a browser's SDP offer to OpenAI; return the call and the SDP answer."""
-        self._check_limits(profile, user_id)
-        call = self._new_call(profile, entity_id, user_id, "relay", None)
+        prepared = await async_prepare_session(
+            self.hass, profile, user_id=owner.user_id, device_id=device_id
+        )
+        safety_identifier = await self.safety_identifier(owner.user_id)
+        if request.abandoned:
+            raise _error("request_abandoned", HomeAssistantError)
+        slot = self._reserve(profile, owner)
+        # The request runs in a task of the manager's: if the caller is cancelled (its
+        # connection closed, HA stopping) the call id still arrives here and is hung up.
+        task = self.hass.async_create_task(
+            self._async_create_call(request, slot, prepared, sdp_offer, safety_identifier),
+            f"{DOMAIN} create call",
+            eager_start=True,
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._task_done)
+        return await asyncio.shield(task)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled():
+            task.exception()  # the caller may be gone; its error was logged or answered
+
+    async def _async_create_call(
+        self,
+        request: CallRequest,
+        slot: Slot,
+        prepared: PreparedSession,
+        sdp_offer: str,
+        safety_identifier: str | None,
+    ) -> tuple[RealtimeCall, str]:
         try:
-            session, api = await self._prepare(profile, user_id, device_id)
-            call.api, call.session = api, session
-            result = await async_call_api(
+            answer: CallAnswer = await async_call_api(
                 self.hass,
                 self.entry,
-                self.entry.runtime_data.client.create_call(
-                    sdp_offer, session, safety_identifier=await self.safety_identifier(user_id)
+                self.client.create_call(
+                    sdp_offer, prepared.config, safety_identifier=safety_identifier
                 ),
             )
         except BaseException:
-            self.calls.remove(call)
+            self._release(slot)
             raise
-        call.start(result.call_id)
-        self._notify(call)
-        return call, result.sdp_answer
+        if self._closing or request.abandoned:
+            self._release(slot)
+            # OpenAI has the call, but nobody will use it: hang it up rather than drop the id.
+            await async_end_call(self.client, answer.call_id)
+            raise _error(
+                "entry_unloading" if self._closing else "request_abandoned", HomeAssistantError
+            )
+        call = self._new_call(answer.call_id, slot, CallMode.RELAY, prepared)
+        request.bind(call)
+        return call, answer.sdp_answer
 
     async def async_ephemeral(
-        self, profile: ConfigSubentry, *, device_id: str | None, user_id: str | None
-    ) -> dict[str, Any]:
-        """Mint a short-lived client secret carrying the profile's session."""
-        from ..services import async_create_client_secret  # noqa: PLC0415 - import cycle
-
-        self._check_limits(profile, user_id)
-        session, _api = await self._prepare(profile, user_id, device_id)
-        return await async_create_client_secret(
-            self.hass,
-            self.entry,
-            {
-                "expires_after": {"anchor": "created_at", "seconds": EPHEMERAL_SECONDS},
-                "session": session,
-            },
-        )
-
-    async def async_attach(
         self,
-        profile: ConfigSubentry,
+        request: CallRequest,
+        profile: VoiceProfile,
+        owner: CallOwner,
         *,
-        call_id: str,
-        entity_id: str | None,
         device_id: str | None,
-        user_id: str | None,
-    ) -> RealtimeCall:
-        """Attach the sideband to a call a client created with an ephemeral secret."""
-        if (existing := self.get(call_id)) is not None:
-            return existing
-        self._check_limits(profile, user_id)
-        call = self._new_call(profile, entity_id, user_id, "ephemeral", None)
+    ) -> dict[str, Any]:
+        """Mint a short-lived client secret carrying the profile's session.
+
+        The secret holds a place in the profile's limits until the call it starts is attached
+        or the secret lapses unused.
+        """
+        if not profile.allow_ephemeral:
+            raise _error("ephemeral_not_allowed", profile=profile.title)
+        prepared = await async_prepare_session(
+            self.hass, profile, user_id=owner.user_id, device_id=device_id
+        )
+        if request.abandoned:
+            raise _error("request_abandoned", HomeAssistantError)
+        slot = self._reserve(profile, owner)
         try:
-            call.session, call.api = await self._prepare(profile, user_id, device_id)
+            secret = await async_create_client_secret(
+                self.hass,
+                self.entry,
+                self.client,
+                {
+                    "expires_after": {"anchor": "created_at", "seconds": EPHEMERAL_SECONDS},
+                    "session": prepared.config,
+                },
+            )
         except BaseException:
-            self.calls.remove(call)
+            self._release(slot)
             raise
-        call.start(call_id)
-        self._notify(call)
+        if self._closing or request.abandoned or slot not in self._slots:
+            self._release(slot)
+            raise _error(
+                "entry_unloading" if self._closing else "request_abandoned", HomeAssistantError
+            )
+        slot.prepared = prepared
+        slot.expires = float(secret["expires_at"]) + EPHEMERAL_GRACE
+        slot.cancel_timer = async_call_later(
+            self.hass,
+            max(slot.expires - time.time(), 0),
+            callback(lambda _now: self._release(slot)),
+        )
+        return secret
+
+    @callback
+    def async_attach(self, request: CallRequest, owner: CallOwner, call_id: str) -> RealtimeCall:
+        """Attach the sideband to a call its owner created with an ephemeral secret.
+
+        The user must hold an unused secret of this profile; the call takes its place.
+        """
+        if (existing := self.get(call_id)) is not None:
+            if (existing.owner.user_id, existing.owner.profile_id) != (
+                owner.user_id,
+                owner.profile_id,
+            ):
+                raise Unauthorized()
+            request.bind(existing)
+            return existing
+        if self._closing:
+            raise _error("entry_unloading", HomeAssistantError)
+        self._drop_lapsed_slots()
+        slot = next(
+            (
+                s
+                for s in self._slots
+                if s.prepared is not None
+                and (s.owner.user_id, s.owner.profile_id) == (owner.user_id, owner.profile_id)
+            ),
+            None,
+        )
+        if slot is None or slot.prepared is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="no_ephemeral_secret"
+            )
+        call = self._new_call(call_id, slot, CallMode.EPHEMERAL, slot.prepared)
+        request.bind(call)
         return call
 
-    async def async_hangup(self, call_id: str, reason: str) -> bool:
-        """Hang up a live call; False when there is none by that id."""
-        if (call := self.get(call_id)) is None:
-            return False
-        await call.async_hangup(reason)
-        return True
-
-    async def async_shutdown(self, reason: str) -> None:
-        """Hang up every call (entry unload, HA stop)."""
-        calls = list(self.calls)
+    async def async_shutdown(self, reason: EndReason) -> None:
+        """Hang up every call, and every call still being created (entry unload, HA stop)."""
+        self._closing = True
+        for slot in list(self._slots):
+            self._release(slot)
+        calls = list(self._calls.values())
         if calls:
             await asyncio.gather(*(c.async_hangup(reason) for c in calls), return_exceptions=True)
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)

@@ -62,7 +62,22 @@ async def async_run_tool(api: llm.APIInstance | None, name: str, arguments: str)
     data: Any = result.data
     if result.error:
         data = {"error": True, **(data if isinstance(data, dict) else {"result": data})}
-    return json.dumps(data, default=str)
+    return tool_output(name, data)
+
+
+def tool_output(name: str, data: Any) -> str:
+    """Serialize a tool's result for the model; a result JSON cannot carry becomes an error.
+
+    Objects JSON does not know are written as text; what still cannot be written (keys that are
+    not strings, NaN, cycles, absurd nesting) must not leave the model without an output.
+    """
+    try:
+        return json.dumps(data, default=str, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as err:
+        LOGGER.warning("Tool %s returned a result that is not JSON: %s", name, err)
+        return json.dumps(
+            {"error": "UnserializableResult", "error_text": "The tool's result is not JSON"}
+        )
 
 
 async def async_get_api(

@@ -1,0 +1,73 @@
+"""The vocabulary of live calls: how a call came to be, why it ended, whose it is, its usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class CallMode(StrEnum):
+    """How a call reached OpenAI."""
+
+    RELAY = "relay"  # HA posted the browser's SDP offer with the API key
+    EPHEMERAL = "ephemeral"  # the browser posted it with a client secret HA minted
+
+
+class EndReason(StrEnum):
+    """Why a call ended."""
+
+    HANGUP_COMMAND = "hangup_command"
+    CONNECTION_CLOSED = "connection_closed"
+    ENTRY_UNLOAD = "entry_unload"
+    HOME_ASSISTANT_STOP = "home_assistant_stop"
+    MAX_DURATION = "max_duration"
+    SIDEBAND_LOST = "sideband_lost"
+    AUTH_FAILED = "auth_failed"
+    CALL_ENDED = "call_ended"  # OpenAI no longer knows the call
+    SESSION_EXPIRED = "session_expired"
+    SESSION_TAMPERED = "session_tampered"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallOwner:
+    """Who started a call, and for which voice profile and satellite."""
+
+    entry_id: str
+    profile_id: str
+    entity_id: str | None
+    user_id: str | None
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token totals from `response.done`."""
+
+    responses: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+    def add(self, usage: Any) -> None:
+        """Add one response's usage (whatever the server sent)."""
+        self.responses += 1
+        if not isinstance(usage, dict):
+            return
+        for key in ("input_tokens", "output_tokens", "total_tokens"):
+            value = usage.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, key, getattr(self, key) + value)
+
+    def merge(self, other: Usage) -> None:
+        """Add another total to this one."""
+        for key in ("responses", "input_tokens", "output_tokens", "total_tokens"):
+            setattr(self, key, getattr(self, key) + getattr(other, key))
+
+    def as_dict(self) -> dict[str, int]:
+        """Plain dict for attributes and diagnostics."""
+        return {
+            "responses": self.responses,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "total_tokens": self.total_tokens,
+        }
