@@ -15,8 +15,8 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 # Import our package before the harness's own `custom_components` so HA finds this one.
 import custom_components.openai_api  # noqa: F401
-from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from custom_components.openai_api.const import CONF_BASE_URL, DOMAIN, SUBENTRY_VOICE
+from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from simulator import RealtimeSimulator
 from simulator.webrtc import cancel_stray_ice_tasks
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import aiohttp.abc
 from aiohttp import web
+import aiohttp.abc
 import pytest
 
 from custom_components.openai_api.api import (
@@ -48,7 +48,14 @@ class _LoopbackResolver(aiohttp.abc.AbstractResolver):
 
     async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
         return [
-            {"hostname": host, "host": "127.0.0.1", "port": port, "family": 2, "proto": 0, "flags": 0}
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": 2,
+                "proto": 0,
+                "flags": 0,
+            }
         ]
 
     async def close(self) -> None:

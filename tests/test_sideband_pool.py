@@ -12,7 +12,6 @@ from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 
-from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from custom_components.openai_api.const import (
     CONF_MAX_SESSIONS,
     CONF_MAX_SESSIONS_PER_USER,
@@ -20,6 +19,7 @@ from custom_components.openai_api.const import (
     SERVICE_CREATE_CLIENT_SECRET,
 )
 from custom_components.openai_api.realtime.models import EndReason
+from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from simulator import RealtimeSimulator
 
 from .conftest import make_entry

@@ -12,7 +12,6 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from custom_components.openai_api.const import (
     CONF_BASE_URL,
     CONF_MAX_DURATION,
@@ -22,7 +21,7 @@ from custom_components.openai_api.const import (
     DOMAIN,
     SUBENTRY_VOICE,
 )
-from custom_components.openai_api.realtime.profile import VoiceProfile
+from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE, VoiceProfile
 from simulator import RealtimeSimulator
 
 from .conftest import API_KEY, make_entry

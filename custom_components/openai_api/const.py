@@ -52,4 +52,3 @@ DEFAULT_MAX_SESSIONS: Final = 3
 DEFAULT_MAX_SESSIONS_PER_USER: Final = 1
 DEFAULT_MAX_DURATION: Final = 30  # minutes; OpenAI ends every session at 60
 DEFAULT_ALLOW_EPHEMERAL: Final = True
-

@@ -29,7 +29,7 @@ import probatio
 from .const import DOMAIN, LOGGER
 from .models import OpenAIConfigEntry
 from .realtime.call import RealtimeCall
-from .realtime.manager import CallManager, CallRequest
+from .realtime.manager import CallManager, CallRefusedError, CallRequest
 from .realtime.models import CallOwner, EndReason
 from .realtime.profile import VoiceProfile
 from .schema.sdp import sdp_offer
@@ -115,9 +115,10 @@ def _find_call(hass: HomeAssistant, call_id: str) -> RealtimeCall | None:
 type _Handler = Callable[[HomeAssistant, ActiveConnection, dict[str, Any]], Awaitable[None]]
 
 
-def _answer_refusal(
-    connection: ActiveConnection, msg: dict[str, Any], err: ServiceValidationError
-) -> None:
+type _Refusal = ServiceValidationError | CallRefusedError
+
+
+def _answer_refusal(connection: ActiveConnection, msg: dict[str, Any], err: _Refusal) -> None:
     """Answer an expected refusal (a limit, a bad offer) without an error in HA's log."""
     LOGGER.debug("Refused %s from %s: %s", msg["type"], connection.user.name, err)
     connection.send_error(
@@ -131,7 +132,7 @@ def _answer_refusal(
 
 
 def _refusals_answered(func: _Handler) -> _Handler:
-    """Answer `ServiceValidationError`s of a handler (other errors go to HA's handling)."""
+    """Answer the expected refusals of a handler; other errors go to HA's handling (and log)."""
 
     @wraps(func)
     async def handler(
@@ -139,7 +140,7 @@ def _refusals_answered(func: _Handler) -> _Handler:
     ) -> None:
         try:
             await func(hass, connection, msg)
-        except ServiceValidationError as err:
+        except (ServiceValidationError, CallRefusedError) as err:
             _answer_refusal(connection, msg, err)
 
     return handler

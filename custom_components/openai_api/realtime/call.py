@@ -272,11 +272,15 @@ class RealtimeCall:
     async def _async_tool_call(self, event: dict[str, Any]) -> None:
         """Run a tool and send exactly one output for it, whatever happens."""
         name, arguments = event.get("name"), event.get("arguments")
-        output = await async_run_tool(
-            self.llm_api,
-            name if isinstance(name, str) else "",
-            arguments if isinstance(arguments, str) else "",
-        )
+        try:
+            output = await async_run_tool(
+                self.llm_api,
+                name if isinstance(name, str) else "",
+                arguments if isinstance(arguments, str) else "",
+            )
+        except Exception:  # the model must get an output, whatever failed
+            LOGGER.exception("Tool call %s of %s failed", name, self.call_id)
+            output = json.dumps({"error": "ToolFailed", "error_text": "The tool call failed"})
         try:
             await self.async_send(
                 {

@@ -36,6 +36,10 @@ EPHEMERAL_SECONDS = 30
 EPHEMERAL_GRACE = 15
 
 
+class CallRefusedError(HomeAssistantError):
+    """A call was refused for a reason nobody did wrong (the entry unloads, the client left)."""
+
+
 def _error(
     key: str, error: type[HomeAssistantError] = ServiceValidationError, **placeholders: Any
 ) -> HomeAssistantError:
@@ -148,7 +152,7 @@ class CallManager:
     def _reserve(self, profile: VoiceProfile, owner: CallOwner) -> Slot:
         """Hold a place in the profile's limits (synchronously: no await between check and hold)."""
         if self._closing:
-            raise _error("entry_unloading", HomeAssistantError)
+            raise _error("entry_unloading", CallRefusedError)
         self._drop_lapsed_slots()
         calls = [c.owner for c in self.calls_for(profile.profile_id)]
         held = calls + [s.owner for s in self._slots if s.owner.profile_id == profile.profile_id]
@@ -224,7 +228,7 @@ class CallManager:
         )
         safety_identifier = await self.safety_identifier(owner.user_id)
         if request.abandoned:
-            raise _error("request_abandoned", HomeAssistantError)
+            raise _error("request_abandoned", CallRefusedError)
         slot = self._reserve(profile, owner)
         # The request runs in a task of the manager's: if the caller is cancelled (its
         # connection closed, HA stopping) the call id still arrives here and is hung up.
@@ -266,7 +270,7 @@ class CallManager:
             # OpenAI has the call, but nobody will use it: hang it up rather than drop the id.
             await async_end_call(self.client, answer.call_id)
             raise _error(
-                "entry_unloading" if self._closing else "request_abandoned", HomeAssistantError
+                "entry_unloading" if self._closing else "request_abandoned", CallRefusedError
             )
         call = self._new_call(answer.call_id, slot, CallMode.RELAY, prepared)
         request.bind(call)
@@ -291,7 +295,7 @@ class CallManager:
             self.hass, profile, user_id=owner.user_id, device_id=device_id
         )
         if request.abandoned:
-            raise _error("request_abandoned", HomeAssistantError)
+            raise _error("request_abandoned", CallRefusedError)
         slot = self._reserve(profile, owner)
         try:
             secret = await async_create_client_secret(
@@ -309,7 +313,7 @@ class CallManager:
         if self._closing or request.abandoned or slot not in self._slots:
             self._release(slot)
             raise _error(
-                "entry_unloading" if self._closing else "request_abandoned", HomeAssistantError
+                "entry_unloading" if self._closing else "request_abandoned", CallRefusedError
             )
         slot.prepared = prepared
         slot.expires = float(secret["expires_at"]) + EPHEMERAL_GRACE
@@ -335,7 +339,7 @@ class CallManager:
             request.bind(existing)
             return existing
         if self._closing:
-            raise _error("entry_unloading", HomeAssistantError)
+            raise _error("entry_unloading", CallRefusedError)
         self._drop_lapsed_slots()
         slot = next(
             (
