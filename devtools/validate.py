@@ -424,7 +424,7 @@ HACS_MANIFEST_SCHEMA = probatio.Schema(
         probatio.Required("domain"): str,
         probatio.Required("issue_tracker"): cv.url,
         probatio.Required("name"): str,
-        probatio.Required("version"): _version,
+        probatio.Required("version"): probatio.Coerce(AwesomeVersion),
     },
     extra=probatio.ALLOW_EXTRA,
 )
@@ -499,7 +499,7 @@ POPULAR_OSI_LICENSES = frozenset(
 
 
 def _countries(value: Any) -> list[str]:
-    """HACS's country: one ISO 3166 alpha-2 code or a list of them (upper-cased)."""
+    """HACS's country: a code or a list of them (HACS checks its LOCALE list; we, the form)."""
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise probatio.Invalid(f"Value '{value}' is not a string or list.")
