@@ -18,6 +18,7 @@ from custom_components.openai_api.api import (
     OpenAIResponseError,
     OpenAIServerError,
     normalize_base_url,
+    refuse_redirects,
 )
 from simulator import RealtimeSimulator
 
@@ -110,6 +111,52 @@ async def test_error_envelope_fields(
     with pytest.raises(OpenAIAuthenticationError) as auth:
         await wrong.list_models()
     assert "sk-wrong" not in auth.value.message
+
+
+async def test_redirects_are_not_followed(socket_enabled: None) -> None:
+    """A redirect to another host would carry Azure's `api-key` header along: refuse it."""
+    stolen: list[dict[str, str]] = []
+
+    async def thief(request: web.Request) -> web.Response:
+        stolen.append(dict(request.headers))
+        return web.json_response({"object": "list", "data": []})
+
+    thief_runner, thief_base = await _serve(thief)
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(f"{thief_base}{request.path_qs.removeprefix('/v1')}")
+
+    runner, base = await _serve(redirect)
+    port = base.rsplit(":", 1)[1].split("/")[0]
+    connector = aiohttp.TCPConnector(resolver=_LoopbackResolver())
+    try:
+        async with (
+            aiohttp.ClientSession(connector=connector) as http,
+            aiohttp.ClientSession(trace_configs=[refuse_redirects()]) as sideband,
+        ):
+            client = OpenAIClient(
+                http,
+                API_KEY,
+                f"http://res.openai.azure.com:{port}/v1",
+                sideband_session=sideband,
+            )
+            with pytest.raises(OpenAIResponseError, match="redirect"):
+                await client.list_models()
+            with pytest.raises(OpenAIResponseError, match="redirect"):
+                await client.hangup_call("rtc_1")
+            client_ws = OpenAIClient(http, API_KEY, base, sideband_session=sideband)
+            with pytest.raises(OpenAIResponseError, match="redirect"):
+                await client_ws.connect_sideband("rtc_1")
+    finally:
+        await runner.cleanup()
+        await thief_runner.cleanup()
+    assert stolen == []
+
+
+async def test_client_without_sideband_session_makes_rest_calls_only() -> None:
+    client = OpenAIClient(None, API_KEY, "http://127.0.0.1:9/v1")  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError):
+        await client.connect_sideband("rtc_1")
 
 
 async def _serve(handler: web.RequestHandler) -> tuple[web.AppRunner, str]:

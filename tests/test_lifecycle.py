@@ -157,3 +157,35 @@ async def test_hang_up_of_a_call_openai_already_ended(
     reply = await voice.command(type="openai_api/realtime/hangup", call_id=call_id)
     assert reply["result"] == {"call_id": call_id, "ended": True}
     assert len(simulator.requests_to(f"/realtime/calls/{call_id}/hangup")) == 1
+
+
+async def test_secret_minted_while_the_entry_unloads_is_not_handed_out(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    simulator.add_fault("/realtime/client_secrets", "slow", delay=0.5)
+    await voice.ws.send_json_auto_id(
+        {"type": "openai_api/realtime/ephemeral", "entity_id": SATELLITE}
+    )
+    await until(lambda: simulator.requests_to("/realtime/client_secrets"))
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    reply = await voice.ws.receive_json()
+    assert reply["error"]["translation_key"] == "entry_unloading"
+
+
+async def test_secret_whose_requester_left_frees_the_slot(
+    hass: HomeAssistant,
+    voice: Voice,
+    simulator: RealtimeSimulator,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """The browser closed before it got the secret: nobody holds it, the slot is free."""
+    simulator.add_fault("/realtime/client_secrets", "slow", delay=0.3)
+    await voice.ws.send_json_auto_id(
+        {"type": "openai_api/realtime/ephemeral", "entity_id": SATELLITE}
+    )
+    await until(lambda: simulator.requests_to("/realtime/client_secrets"))
+    await voice.ws.close()
+    await asyncio.sleep(0.5)
+    tab = Voice(hass, await hass_ws_client(hass), simulator)
+    reply = await tab.command(type="openai_api/realtime/ephemeral", entity_id=SATELLITE)
+    assert reply["success"], reply

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import json
 from typing import Any
@@ -21,7 +22,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.openai_api.const import DOMAIN, EVENT_TRANSCRIPT
 from custom_components.openai_api.realtime import call as call_module
 from custom_components.openai_api.realtime.tools import async_run_tool, format_tool, format_tools
-from simulator import RealtimeSimulator
+from simulator import RealtimeSimulator, Turn
 from simulator.routes import drop_sidebands
 
 from .voice_helpers import SATELLITE, Voice, until
@@ -139,6 +140,16 @@ class _Tool(llm.Tool):
             raise RuntimeError("bug")
         if self.behaviour == "error_result":
             return llm.ToolResult(data={"reason": "busy"}, error=True)
+        if self.behaviour == "nan":
+            return llm.ToolResult(data={"level": float("nan")})
+        if self.behaviour == "tuple_keys":
+            return llm.ToolResult(data={(1, 2): "pair"})
+        if self.behaviour == "cycle":
+            data: dict[str, Any] = {}
+            data["self"] = data
+            return llm.ToolResult(data=data)
+        if self.behaviour == "object":
+            return llm.ToolResult(data={"when": object()})
         return llm.ToolResult(data={"echo": tool_input.tool_args["word"]})
 
 
@@ -175,6 +186,10 @@ def _instance(hass: HomeAssistant, behaviour: str) -> llm.APIInstance:
         ),
         ("crash", '{"word": "x"}', {"error": "RuntimeError", "error_text": "bug"}),
         ("error_result", '{"word": "x"}', {"error": True, "reason": "busy"}),
+        # Results JSON cannot carry still give the model an output.
+        ("nan", '{"word": "x"}', {"error": "UnserializableResult"}),
+        ("tuple_keys", '{"word": "x"}', {"error": "UnserializableResult"}),
+        ("cycle", '{"word": "x"}', {"error": "UnserializableResult"}),
     ],
 )
 async def test_tool_outputs(
@@ -183,6 +198,109 @@ async def test_tool_outputs(
     """Tool failures reach the model as outputs instead of ending the call."""
     output = json.loads(await async_run_tool(_instance(hass, behaviour), "Echo", arguments))
     assert expected.items() <= output.items()
+
+
+async def test_unknown_objects_are_written_as_text(hass: HomeAssistant) -> None:
+    output = json.loads(await async_run_tool(_instance(hass, "object"), "Echo", '{"word": "x"}'))
+    assert output["when"].startswith("<object object")
+
+
+async def test_every_tool_call_gets_exactly_one_output(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even when running the tool fails unexpectedly, the model gets one output, then a response."""
+
+    async def broken(*_args: Any) -> str:
+        raise RuntimeError("bug in the tool runner")
+
+    monkeypatch.setattr(call_module, "async_run_tool", broken)
+    _peer, _call_id, call = await voice.connect()
+    await call.user_turn(Turn())
+    await until(lambda: [r for r in call.received if r.event["type"] == "response.create"])
+    outputs = [
+        r.event["item"]
+        for r in call.received
+        if r.event["type"] == "conversation.item.create"
+        and r.event["item"]["type"] == "function_call_output"
+    ]
+    assert len(outputs) == 1
+    assert json.loads(outputs[0]["output"])["error"] == "ToolFailed"
+    assert not call.hung_up
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        # A function tool swapped for an MCP server with the same label.
+        (
+            lambda s: {
+                **s,
+                "tools": [
+                    {
+                        "type": "mcp",
+                        "server_label": s["tools"][0]["name"],
+                        "server_url": "https://x",
+                    },
+                    *s["tools"][1:],
+                ],
+            },
+            "tools",
+        ),
+        # Same tool names, another description or schema.
+        (
+            lambda s: {
+                **s,
+                "tools": [{**s["tools"][0], "description": "Unlock the door"}, *s["tools"][1:]],
+            },
+            "tools",
+        ),
+        (lambda s: {**s, "prompt": {"id": "pmpt_evil"}}, "prompt"),
+        (lambda s: {**s, "tool_choice": "required"}, "tool_choice"),
+        (lambda s: {**s, "max_output_tokens": 4096}, "max_output_tokens"),
+        (
+            lambda s: {
+                **s,
+                "audio": {**s["audio"], "input": {**s["audio"]["input"], "transcription": None}},
+            },
+            "audio.input.transcription",
+        ),
+    ],
+)
+async def test_guard_compares_every_owned_field_by_value(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator, change: Any, field: str
+) -> None:
+    _peer, _call_id, call = await voice.connect()
+    profile_session = json.loads(json.dumps(call.session))
+    await call.send({"type": "session.updated", "session": change(profile_session)})
+    restore = await call.wait_for(
+        lambda r: r.source == "sideband" and r.event["type"] == "session.update"
+    )
+    session = restore.event["session"]
+    assert session["tools"] == profile_session["tools"]
+    assert session["instructions"] == profile_session["instructions"]
+    assert session["prompt"] is None
+    assert session["tool_choice"] == "auto"
+    assert (
+        session["audio"]["input"]["transcription"]
+        == profile_session["audio"]["input"]["transcription"]
+    )
+
+
+async def test_guard_accepts_server_defaults(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator
+) -> None:
+    """Keys the server adds to what the profile set (a tool's `strict`) are no tampering."""
+    _peer, _call_id, call = await voice.connect()
+    session = json.loads(json.dumps(call.session))
+    session["tools"] = [{**tool, "strict": False} for tool in session["tools"]]
+    session["audio"]["input"]["turn_detection"]["create_response"] = True
+    await call.send({"type": "session.updated", "session": session})
+    await call.send({"type": "session.updated", "session": {"not": "a full session"}})
+    await asyncio.sleep(0.2)
+    restores = [
+        r for r in call.received if r.source == "sideband" and r.event["type"] == "session.update"
+    ]
+    assert len(restores) == 1  # for the second one only: it lacks every guarded field
 
 
 async def test_tools_without_api(hass: HomeAssistant) -> None:
