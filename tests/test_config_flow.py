@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import AsyncMock
 
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_API_KEY
@@ -10,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
+from custom_components.openai_api.api import OpenAIClient
 from custom_components.openai_api.const import (
     CONF_BASE_URL,
     CONF_ORGANIZATION,
@@ -103,25 +105,39 @@ async def test_wrong_key(hass: HomeAssistant, simulator: RealtimeSimulator) -> N
         result["flow_id"], {CONF_API_KEY: "sk-wrong", CONF_BASE_URL: simulator.base_url}
     )
     assert result["errors"] == {"base": "invalid_auth"}
+    await _finish(hass, result, simulator)
 
 
-async def test_unreachable_host(hass: HomeAssistant, socket_enabled: None) -> None:
+async def _finish(
+    hass: HomeAssistant, result: dict[str, Any], simulator: RealtimeSimulator
+) -> None:
+    """A flow that showed an error still ends in an entry once the input is right."""
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: API_KEY, CONF_BASE_URL: simulator.base_url}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_unreachable_host(hass: HomeAssistant, simulator: RealtimeSimulator) -> None:
     """Nothing listening is cannot_connect."""
     result = await _start(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_API_KEY: API_KEY, CONF_BASE_URL: "http://127.0.0.1:9/v1"}
     )
     assert result["errors"] == {"base": "cannot_connect"}
+    await _finish(hass, result, simulator)
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/v1", "not a url", "https://"])
-async def test_invalid_url(hass: HomeAssistant, url: str) -> None:
+async def test_invalid_url(hass: HomeAssistant, simulator: RealtimeSimulator, url: str) -> None:
     """A host that is not http(s) is refused without a request."""
     result = await _start(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_API_KEY: API_KEY, CONF_BASE_URL: url}
     )
     assert result["errors"] == {CONF_BASE_URL: "invalid_url"}
+    assert simulator.requests == []
+    await _finish(hass, result, simulator)
 
 
 async def test_unexpected_exception(
@@ -129,15 +145,39 @@ async def test_unexpected_exception(
 ) -> None:
     """A bug in validation shows `unknown` instead of crashing the flow."""
 
+    original = OpenAIClient.verify
+
     async def boom(self: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("custom_components.openai_api.api.OpenAIClient.verify", boom)
+    monkeypatch.setattr(OpenAIClient, "verify", boom)
     result = await _start(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_API_KEY: API_KEY, CONF_BASE_URL: simulator.base_url}
     )
     assert result["errors"] == {"base": "unknown"}
+    monkeypatch.setattr(OpenAIClient, "verify", original)
+    await _finish(hass, result, simulator)
+
+
+async def test_entry_on_openai_is_titled_openai(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default host gives the plain title (OpenAI itself is never reached in tests)."""
+
+    async def verified(self: Any) -> None:
+        return None
+
+    monkeypatch.setattr(OpenAIClient, "verify", verified)
+    monkeypatch.setattr(
+        "custom_components.openai_api.async_setup_entry", AsyncMock(return_value=True)
+    )
+    result = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: API_KEY, CONF_BASE_URL: DEFAULT_BASE_URL}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "OpenAI"
 
 
 async def test_restricted_key_is_accepted(

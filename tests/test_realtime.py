@@ -7,7 +7,8 @@ import email.policy
 import json
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
@@ -114,15 +115,16 @@ async def test_satellite_state_follows_the_call(
     """idle -> listening -> processing -> responding -> idle."""
     _peer, _call_id, call = await voice.connect()
     seen: list[str] = []
-    hass.bus.async_listen(
-        "state_changed",
-        lambda e: (
-            seen.append(e.data["new_state"].state)
-            if e.data["entity_id"] == SATELLITE
-            and e.data["old_state"].state != e.data["new_state"].state
-            else None
-        ),
-    )
+
+    # A callback runs in the event loop, in the order the states were written (a plain
+    # function would run in the executor and could see them out of order).
+    @callback
+    def _record(event: Event[EventStateChangedData]) -> None:
+        old, new = event.data["old_state"], event.data["new_state"]
+        if old is not None and new is not None and old.state != new.state:
+            seen.append(new.state)
+
+    async_track_state_change_event(hass, SATELLITE, _record)
     await call.user_turn(Turn(tool_name=None, reply="Hello there."))
     await until(lambda: seen[-1:] == ["idle"] and len(seen) >= 4)
     assert seen == ["listening", "processing", "responding", "idle"]

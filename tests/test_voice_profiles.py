@@ -100,6 +100,38 @@ async def test_add_reconfigure_remove_profile(
     )
 
 
+def _suggested(result: Any, key: str) -> Any:
+    marker = next(k for k in result["data_schema"].schema if k == key)
+    return (marker.description or {}).get("suggested_value")
+
+
+async def test_new_profile_form_suggests_a_free_name_and_keeps_api_names(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """The first profile is "Voice assistant": the next one is offered "Voice assistant 2"."""
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, SUBENTRY_VOICE), context={"source": SOURCE_USER}
+    )
+    assert _suggested(result, CONF_NAME) == "Voice assistant 2"
+    assert _suggested(result, CONF_VOICE) == "marin"
+    voice = next(k for k in result["data_schema"].schema if k == CONF_VOICE)
+    selector = result["data_schema"].schema[voice]
+    # The list shows the API's names, as the field does once one is chosen.
+    assert "translation_key" not in selector.config
+    assert "marin" in selector.config["options"]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {**PROFILE_INPUT, CONF_NAME: "Voice assistant 2", CONF_LLM_HASS_API: ["assist"]},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    created = next(s for s in loaded_entry.subentries.values() if s.title == "Voice assistant 2")
+    assert created.data[CONF_LLM_HASS_API] == ["assist"]
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, SUBENTRY_VOICE), context={"source": SOURCE_USER}
+    )
+    assert _suggested(result, CONF_NAME) == "Voice assistant 3"
+
+
 async def test_profile_validated_with_the_action_schema(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:

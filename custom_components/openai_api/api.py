@@ -192,25 +192,7 @@ class OpenAIClient:
                 timeout=request_timeout,
                 allow_redirects=False,
             ) as resp:
-                raw = await resp.read()
-                if resp.status >= 400:
-                    raise _error_from_response(resp, raw)
-                if 300 <= resp.status < 400:
-                    raise OpenAIResponseError(
-                        f"The host redirected to {resp.headers.get('Location', '?')}; "
-                        "API requests do not follow redirects",
-                        status=resp.status,
-                    )
-                if expect == "json":
-                    try:
-                        return json.loads(raw), resp
-                    except ValueError as err:
-                        raise OpenAIResponseError(
-                            "The API answered with invalid JSON",
-                            status=resp.status,
-                            request_id=resp.headers.get("x-request-id"),
-                        ) from err
-                return raw.decode("utf-8", errors="replace"), resp
+                return _decode(resp, await resp.read(), expect), resp
         except TimeoutError as err:
             raise OpenAITimeoutError(f"No answer within {request_timeout.total:.0f} s") from err
         except aiohttp.ClientError as err:
@@ -323,6 +305,28 @@ class OpenAIClient:
             raise OpenAIConnectionError(
                 f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
             ) from err
+
+
+def _decode(resp: aiohttp.ClientResponse, raw: bytes, expect: str) -> Any:
+    """Return the body of a response as `expect`ed ("json" or "text"), or raise its error."""
+    if resp.status >= 400:
+        raise _error_from_response(resp, raw)
+    if 300 <= resp.status < 400:
+        raise OpenAIResponseError(
+            f"The host redirected to {resp.headers.get('Location', '?')}; "
+            "API requests do not follow redirects",
+            status=resp.status,
+        )
+    if expect != "json":
+        return raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(raw)
+    except ValueError as err:
+        raise OpenAIResponseError(
+            "The API answered with invalid JSON",
+            status=resp.status,
+            request_id=resp.headers.get("x-request-id"),
+        ) from err
 
 
 def _error_from_response(resp: aiohttp.ClientResponse, raw: bytes) -> OpenAIError:
