@@ -10,9 +10,10 @@ from homeassistant.helpers.typing import ConfigType
 
 from .api import OpenAIAuthenticationError, OpenAIError
 from .client import create_client, create_sideband_session
-from .const import DOMAIN
+from .const import CONF_WEBHOOK_SECRET, DOMAIN
 from .errors import to_home_assistant_error
 from .frontend import async_register_card
+from .incoming import IncomingCalls
 from .models import OpenAIConfigEntry, OpenAIRuntimeData
 from .realtime.manager import CallManager
 from .realtime.models import EndReason
@@ -53,6 +54,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: OpenAIConfigEntry) -> bo
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_stop))
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    if entry.options.get(CONF_WEBHOOK_SECRET):
+        IncomingCalls(hass, entry).async_register()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

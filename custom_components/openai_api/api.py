@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from enum import StrEnum
 import json
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -75,6 +76,16 @@ class OpenAIResponseError(OpenAIError):
     """The API answered with something that is not what the contract promises."""
 
 
+class KeyPlacement(StrEnum):
+    """Where requests carry the API key (the Node-RED node's Service Host options)."""
+
+    AUTO = "auto"  # Authorization: Bearer, and Azure's `api-key` on Azure hosts
+    BEARER = "bearer"  # Authorization: Bearer only
+    API_KEY = "api_key"  # Azure's `api-key` header only
+    HEADER = "header"  # a header of the account's choosing, the key as its value
+    QUERY = "query"  # a query parameter of the account's choosing
+
+
 @dataclass(frozen=True, slots=True)
 class CallAnswer:
     """OpenAI's answer to `POST /realtime/calls`: the call's id and its SDP answer."""
@@ -132,6 +143,8 @@ class OpenAIClient:
         *,
         organization: str | None = None,
         project: str | None = None,
+        key_placement: KeyPlacement = KeyPlacement.AUTO,
+        key_name: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         sideband_session: aiohttp.ClientSession | None = None,
     ) -> None:
@@ -143,11 +156,9 @@ class OpenAIClient:
         self._sideband_session = sideband_session
         self.base_url = normalize_base_url(base_url)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        headers = {"Authorization": f"Bearer {api_key}"}
-        # Azure OpenAI's v1 endpoint authenticates keys with `api-key`, not a bearer token.
-        host = urlsplit(self.base_url).hostname or ""
-        if host.endswith((".azure.com", ".azure-api.net")):
-            headers["api-key"] = api_key
+        headers, self._params = _key_carriers(
+            api_key, key_placement, key_name, urlsplit(self.base_url).hostname or ""
+        )
         if organization:
             headers["OpenAI-Organization"] = organization
         if project:
@@ -159,10 +170,11 @@ class OpenAIClient:
         return f"{self.base_url}{path}"
 
     def websocket_url(self, path: str, **query: str) -> str:
-        """Return the ws(s) URL of an API path with a query string."""
+        """Return the ws(s) URL of an API path with a query string (the key's, if it goes there)."""
         parts = urlsplit(self.url(path))
         scheme = "wss" if parts.scheme == "https" else "ws"
-        qs = "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
+        query = {**query, **self._params}
+        qs = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query.items())
         return urlunsplit((scheme, parts.netloc, parts.path, qs, ""))
 
     async def _request(
@@ -189,6 +201,7 @@ class OpenAIClient:
                 json=json_body,
                 data=data,
                 headers=all_headers,
+                params=self._params or None,
                 timeout=request_timeout,
                 allow_redirects=False,
             ) as resp:
@@ -232,6 +245,45 @@ class OpenAIClient:
                 request_id=resp.headers.get("x-request-id"),
             )
         return body
+
+    async def create_translation_client_secret(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Mint a client secret for a translation session; `payload` is sent unchanged."""
+        body, resp = await self._request(
+            "POST", "/realtime/translations/client_secrets", json_body=payload
+        )
+        return _expect_fields(body, resp, ("value", "expires_at", "session"))
+
+    async def create_session(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Create a legacy (beta) Realtime session with its ephemeral key."""
+        body, resp = await self._request("POST", "/realtime/sessions", json_body=payload)
+        return _expect_fields(body, resp, ("client_secret",))
+
+    async def create_transcription_session(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Create a legacy (beta) Realtime transcription session with its ephemeral key."""
+        body, resp = await self._request(
+            "POST", "/realtime/transcription_sessions", json_body=payload
+        )
+        return _expect_fields(body, resp, ("client_secret",))
+
+    async def accept_call(self, call_id: str, session: dict[str, Any]) -> None:
+        """Accept an incoming SIP call with a session (`POST .../accept`)."""
+        await self._call_control(call_id, "accept", session)
+
+    async def reject_call(self, call_id: str, body: dict[str, Any]) -> None:
+        """Decline an incoming SIP call (`POST .../reject`, `status_code` optional)."""
+        await self._call_control(call_id, "reject", body)
+
+    async def refer_call(self, call_id: str, body: dict[str, Any]) -> None:
+        """Transfer a SIP call (`POST .../refer` with `target_uri`)."""
+        await self._call_control(call_id, "refer", body)
+
+    async def _call_control(self, call_id: str, action: str, body: dict[str, Any]) -> None:
+        await self._request(
+            "POST",
+            f"/realtime/calls/{quote(call_id, safe='')}/{action}",
+            json_body=body,
+            expect="text",
+        )
 
     async def create_call(
         self,
@@ -307,6 +359,35 @@ class OpenAIClient:
             ) from err
 
 
+def _key_carriers(
+    api_key: str, placement: KeyPlacement, name: str | None, host: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Return the headers and query parameters that carry the key."""
+    if placement is KeyPlacement.QUERY:
+        return {}, {name or "api-key": api_key}
+    if placement is KeyPlacement.HEADER:
+        return {name or "api-key": api_key}, {}
+    if placement is KeyPlacement.API_KEY:
+        return {"api-key": api_key}, {}
+    headers = {"Authorization": f"Bearer {api_key}"}
+    # Azure OpenAI's v1 endpoint authenticates keys with `api-key`, not a bearer token.
+    if placement is KeyPlacement.AUTO and host.endswith((".azure.com", ".azure-api.net")):
+        headers["api-key"] = api_key
+    return headers, {}
+
+
+def _expect_fields(
+    body: Any, resp: aiohttp.ClientResponse, fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """Return `body` if it is an object with `fields`, else raise OpenAIResponseError."""
+    if not isinstance(body, dict) or any(field not in body for field in fields):
+        raise OpenAIResponseError(
+            f"The response lacks {', '.join(f'`{f}`' for f in fields)}",
+            request_id=resp.headers.get("x-request-id"),
+        )
+    return body
+
+
 def _decode(resp: aiohttp.ClientResponse, raw: bytes, expect: str) -> Any:
     """Return the body of a response as `expect`ed ("json" or "text"), or raise its error."""
     if resp.status >= 400:
@@ -372,6 +453,7 @@ def _str_or_none(value: object) -> str | None:
 
 __all__ = [
     "CallAnswer",
+    "KeyPlacement",
     "OpenAIAuthenticationError",
     "OpenAIBadRequestError",
     "OpenAIClient",

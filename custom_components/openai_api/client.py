@@ -11,8 +11,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util import ssl as ssl_util
 
-from .api import OpenAIClient, refuse_redirects
-from .const import CONF_BASE_URL, CONF_ORGANIZATION, CONF_PROJECT
+from .api import KeyPlacement, OpenAIClient, refuse_redirects
+from .const import (
+    CONF_BASE_URL,
+    CONF_KEY_NAME,
+    CONF_KEY_PLACEMENT,
+    CONF_ORGANIZATION,
+    CONF_PROJECT,
+)
 
 
 def create_sideband_session() -> aiohttp.ClientSession:
@@ -40,5 +46,7 @@ def create_client(
         data[CONF_BASE_URL],
         organization=data.get(CONF_ORGANIZATION),
         project=data.get(CONF_PROJECT),
+        key_placement=KeyPlacement(data.get(CONF_KEY_PLACEMENT, KeyPlacement.AUTO)),
+        key_name=data.get(CONF_KEY_NAME),
         sideband_session=sideband_session,
     )

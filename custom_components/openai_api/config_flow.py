@@ -1,31 +1,32 @@
-"""Config flow: the OpenAI account (key and service host), reauth and reconfigure."""
+"""Config flow: the OpenAI account, reauth, reconfigure, and the account's options.
+
+The account is the key, the service host and where the key goes; the options hold the webhook
+for incoming phone calls. Voice profiles, the account's subentries, have their flow in
+`profile_flow.py`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from homeassistant.components import cloud, webhook
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
-    SubentryFlowResult,
+    OptionsFlow,
 )
-from homeassistant.const import CONF_API_KEY, CONF_LLM_HASS_API, CONF_NAME, CONF_PROMPT
-from homeassistant.core import callback
-from homeassistant.helpers import llm
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.helpers.selector import (
-    BooleanSelector,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
-    TemplateSelector,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -33,6 +34,7 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .api import (
+    KeyPlacement,
     OpenAIAuthenticationError,
     OpenAIBadRequestError,
     OpenAIConnectionError,
@@ -42,116 +44,48 @@ from .api import (
     OpenAITimeoutError,
     normalize_base_url,
 )
-from .choices import (
-    EAGERNESS,
-    NOISE_REDUCTION_TYPES,
-    REALTIME_MODELS,
-    TRANSCRIPTION_MODELS,
-    TURN_DETECTION_TYPES,
-    VOICES,
-)
 from .client import create_client
 from .const import (
-    CONF_ALLOW_EPHEMERAL,
     CONF_BASE_URL,
-    CONF_EAGERNESS,
-    CONF_MAX_DURATION,
-    CONF_MAX_SESSIONS,
-    CONF_MAX_SESSIONS_PER_USER,
-    CONF_MODEL,
-    CONF_NOISE_REDUCTION,
+    CONF_KEY_NAME,
+    CONF_KEY_PLACEMENT,
     CONF_ORGANIZATION,
     CONF_PROJECT,
-    CONF_SPEED,
-    CONF_TRANSCRIPTION_MODEL,
-    CONF_TURN_DETECTION,
-    CONF_VOICE,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
     DEFAULT_BASE_URL,
     DEFAULT_PROFILE_NAME,
     DEFAULT_TITLE,
     DOMAIN,
     LOGGER,
-    OFF,
     SUBENTRY_VOICE,
 )
-from .realtime.profile import DEFAULT_PROFILE, VoiceProfile
-from .schema.validators import format_path
+from .profile_flow import VoiceProfileFlow
+from .realtime.profile import DEFAULT_PROFILE
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 _TEXT = TextSelector()
+# A header name (RFC 9110 token) or a query parameter name.
+_KEY_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 
 _HOST_FIELDS: dict[Any, Any] = {
     probatio.Required(CONF_BASE_URL, default=DEFAULT_BASE_URL): _URL,
     probatio.Optional(CONF_ORGANIZATION): _TEXT,
     probatio.Optional(CONF_PROJECT): _TEXT,
+    probatio.Required(CONF_KEY_PLACEMENT, default=KeyPlacement.AUTO.value): SelectSelector(
+        SelectSelectorConfig(
+            options=[p.value for p in KeyPlacement],
+            translation_key=CONF_KEY_PLACEMENT,
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    ),
+    probatio.Optional(CONF_KEY_NAME): _TEXT,
 }
 STEP_USER_SCHEMA = probatio.Schema({probatio.Required(CONF_API_KEY): _PASSWORD, **_HOST_FIELDS})
 STEP_REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_API_KEY): _PASSWORD})
 STEP_RECONFIGURE_SCHEMA = probatio.Schema(_HOST_FIELDS)
-
-
-def _select(options: tuple[str, ...], key: str | None, *, custom: bool = False) -> SelectSelector:
-    """Return a dropdown whose labels are translated with `key`, or are the values themselves.
-
-    API names (models, voices) show as they are written in YAML and in the API, so the field
-    and the list never disagree once a value is chosen.
-    """
-    config = SelectSelectorConfig(
-        options=list(options), custom_value=custom, mode=SelectSelectorMode.DROPDOWN
-    )
-    if key is not None:
-        config["translation_key"] = key
-    return SelectSelector(config)
-
-
-def _number(low: float, high: float, step: float, unit: str | None = None) -> NumberSelector:
-    config = NumberSelectorConfig(min=low, max=high, step=step, mode=NumberSelectorMode.BOX)
-    if unit:
-        config["unit_of_measurement"] = unit
-    return NumberSelector(config)
-
-
-def _profile_schema(hass: Any, *, with_name: bool) -> probatio.Schema:
-    apis = [SelectOptionDict(value=api.id, label=api.name) for api in llm.async_get_apis(hass)]
-    fields: dict[Any, Any] = {}
-    if with_name:
-        fields[probatio.Required(CONF_NAME)] = _TEXT
-    fields.update(
-        {
-            probatio.Required(CONF_MODEL): _select(REALTIME_MODELS, None, custom=True),
-            probatio.Required(CONF_VOICE): _select(VOICES, None, custom=True),
-            probatio.Optional(CONF_PROMPT): TemplateSelector(),
-            probatio.Optional(CONF_LLM_HASS_API): SelectSelector(
-                SelectSelectorConfig(options=apis, multiple=True)
-            ),
-            probatio.Required(CONF_TURN_DETECTION): _select(
-                TURN_DETECTION_TYPES, CONF_TURN_DETECTION
-            ),
-            probatio.Required(CONF_EAGERNESS): _select(EAGERNESS, CONF_EAGERNESS),
-            probatio.Required(CONF_NOISE_REDUCTION): _select(
-                (*NOISE_REDUCTION_TYPES, OFF), CONF_NOISE_REDUCTION
-            ),
-            probatio.Required(CONF_TRANSCRIPTION_MODEL): _select(
-                (*TRANSCRIPTION_MODELS, OFF), None, custom=True
-            ),
-            probatio.Required(CONF_SPEED): _number(0.25, 1.5, 0.05),
-            probatio.Required(CONF_MAX_SESSIONS): _number(1, 20, 1),
-            probatio.Required(CONF_MAX_SESSIONS_PER_USER): _number(1, 20, 1),
-            probatio.Required(CONF_MAX_DURATION): _number(1, 60, 1, "min"),
-            probatio.Required(CONF_ALLOW_EPHEMERAL): BooleanSelector(),
-        }
-    )
-    return probatio.Schema(fields)
-
-
-def _free_name(taken: set[str]) -> str:
-    """Return the default profile name, numbered past the names already in use."""
-    name, number = DEFAULT_PROFILE_NAME, 1
-    while name in taken:
-        number += 1
-        name = f"{DEFAULT_PROFILE_NAME} {number}"
-    return name
+STEP_PHONE_SCHEMA = probatio.Schema({probatio.Optional(CONF_WEBHOOK_SECRET): _PASSWORD})
 
 
 def _clean(user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,6 +99,20 @@ def _title(base_url: str) -> str:
     if base_url == DEFAULT_BASE_URL:
         return DEFAULT_TITLE
     return f"{DEFAULT_TITLE} ({urlsplit(base_url).netloc})"
+
+
+def _input_errors(data: dict[str, Any]) -> dict[str, str]:
+    """Errors a form shows without asking the host anything."""
+    url = urlsplit(data[CONF_BASE_URL])
+    if url.scheme not in ("http", "https") or not url.netloc:
+        return {CONF_BASE_URL: "invalid_url"}
+    placement = data.get(CONF_KEY_PLACEMENT, KeyPlacement.AUTO)
+    name = data.get(CONF_KEY_NAME)
+    if placement in (KeyPlacement.HEADER, KeyPlacement.QUERY) and not name:
+        return {CONF_KEY_NAME: "key_name_required"}
+    if name is not None and not _KEY_NAME.fullmatch(name):
+        return {CONF_KEY_NAME: "invalid_key_name"}
+    return {}
 
 
 class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -181,17 +129,24 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
         """Voice profiles live under the account, one satellite each."""
         return {SUBENTRY_VOICE: VoiceProfileFlow}
 
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> PhoneCallsOptionsFlow:
+        """Return the account's options flow: the webhook for incoming phone calls."""
+        return PhoneCallsOptionsFlow()
+
     _status = "-"  # the HTTP status a `server_error` names
 
     async def _async_validate(self, data: dict[str, Any]) -> dict[str, str]:
         """Try the key against the host; return form errors (empty when it works)."""
-        url = urlsplit(data[CONF_BASE_URL])
-        if url.scheme not in ("http", "https") or not url.netloc:
-            return {CONF_BASE_URL: "invalid_url"}
+        if errors := _input_errors(data):
+            return errors
         try:
             await create_client(self.hass, data).verify()
         except OpenAIError as err:
-            LOGGER.debug("Account check against %s failed: %r", url.netloc, err)
+            LOGGER.debug(
+                "Account check against %s failed: %r", urlsplit(data[CONF_BASE_URL]).netloc, err
+            )
             self._status = str(err.status or "-")
             return _form_error(err)
         except Exception:
@@ -256,7 +211,7 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the service host, organization or project; the key stays."""
+        """Change the service host, organization, project or where the key goes; the key stays."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -281,56 +236,43 @@ class OpenAIConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
-class VoiceProfileFlow(ConfigSubentryFlow):
-    """Add, or change, a voice profile: one satellite with its own session settings."""
+async def async_webhook_url(hass: HomeAssistant, webhook_id: str) -> str | None:
+    """Return the URL OpenAI posts incoming calls to: a cloudhook with HA Cloud, else external."""
+    if "cloud" in hass.config.components and cloud.async_active_subscription(hass):
+        return await cloud.async_get_or_create_cloudhook(hass, webhook_id)
+    try:
+        return webhook.async_generate_url(hass, webhook_id, allow_internal=False)
+    except NoURLAvailableError:
+        return None
 
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Add a profile."""
-        return await self._async_step("user", user_input)
 
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change a profile."""
-        return await self._async_step("reconfigure", user_input)
+class PhoneCallsOptionsFlow(OptionsFlow):
+    """Incoming phone calls: the webhook URL to give OpenAI, and its signing secret."""
 
-    async def _async_step(
-        self, step_id: str, user_input: dict[str, Any] | None
-    ) -> SubentryFlowResult:
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the webhook URL; take the signing secret (empty turns incoming calls off)."""
+        options = dict(self.config_entry.options)
+        webhook_id = options.get(CONF_WEBHOOK_ID) or webhook.async_generate_id()
         errors: dict[str, str] = {}
-        placeholders = {"error": ""}
-        new = step_id == "user"
         if user_input is not None:
-            data = {k: v for k, v in user_input.items() if k != CONF_NAME}
-            for key in (CONF_MAX_SESSIONS, CONF_MAX_SESSIONS_PER_USER, CONF_MAX_DURATION):
-                data[key] = int(data[key])
-            if not data.get(CONF_LLM_HASS_API):
-                data.pop(CONF_LLM_HASS_API, None)
-            try:
-                # The same schema that guards the action guards what a profile will send.
-                VoiceProfile("", "", data).session_config()
-            except probatio.Invalid as err:
-                field = format_path(list(err.path)).removeprefix("audio.output.")
-                errors["base"] = "invalid_profile"
-                placeholders["error"] = f"{field}: {err.msg}"
+            secret = str(user_input.get(CONF_WEBHOOK_SECRET) or "").strip()
+            if not secret:
+                options.pop(CONF_WEBHOOK_SECRET, None)
+                return self.async_create_entry(data=options)
+            if not re.fullmatch(r"whsec_[A-Za-z0-9+/=]{16,}", secret):
+                errors[CONF_WEBHOOK_SECRET] = "invalid_webhook_secret"
             else:
-                if new:
-                    return self.async_create_entry(title=user_input[CONF_NAME], data=data)
-                return self.async_update_and_abort(
-                    self._get_entry(), self._get_reconfigure_subentry(), data=data
-                )
-        if new:
-            taken = {sub.title for sub in self._get_entry().subentries.values()}
-            current = {**DEFAULT_PROFILE, CONF_NAME: _free_name(taken)}
-        else:
-            current = {**DEFAULT_PROFILE, **self._get_reconfigure_subentry().data}
+                options |= {CONF_WEBHOOK_ID: webhook_id, CONF_WEBHOOK_SECRET: secret}
+                return self.async_create_entry(data=options)
+        url = await async_webhook_url(self.hass, webhook_id)
         return self.async_show_form(
-            step_id=step_id,
-            data_schema=self.add_suggested_values_to_schema(
-                _profile_schema(self.hass, with_name=new), user_input or current
-            ),
+            step_id="init",
+            data_schema=STEP_PHONE_SCHEMA,
             errors=errors,
-            description_placeholders=placeholders,
+            description_placeholders={
+                "webhook_url": url or "-",
+                "status": "on" if options.get(CONF_WEBHOOK_SECRET) else "off",
+            },
         )
 
 

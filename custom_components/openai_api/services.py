@@ -1,68 +1,152 @@
-"""The integration's actions."""
+"""The integration's actions: client secrets and sessions, and control of phone calls.
+
+Every action takes the same shape: HA's own schema only picks the account, the request is
+validated in the handler (so a bad field is a translated ServiceValidationError that names it,
+and nothing is sent), one API call goes out with exactly the validated body, and the action
+returns a response and fires an event. All are admin-only for users; automations and scripts
+call them freely.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv, service
 from homeassistant.helpers.service import async_register_admin_service
-import probatio
 
-from .client_secret import async_create_client_secret
-from .const import ATTR_CONFIG_ENTRY_ID, DOMAIN, EVENT_CLIENT_SECRET, SERVICE_CREATE_CLIENT_SECRET
+from .action_helpers import ACTION_SCHEMA, Payload, entry_of, validated
+from .call_control import CALL_CONTROL_ACTIONS
+from .client_secret import RESPONSE_FIELDS, async_create_client_secret
+from .const import (
+    ATTR_CONFIG_ENTRY_ID,
+    DOMAIN,
+    EVENT_CLIENT_SECRET,
+    SERVICE_CREATE_CLIENT_SECRET,
+    SERVICE_CREATE_SESSION,
+    SERVICE_CREATE_TRANSCRIPTION_SESSION,
+    SERVICE_CREATE_TRANSLATION_SECRET,
+)
+from .errors import async_call_api
 from .models import OpenAIConfigEntry
-from .schema.contract import validate_client_secret_request
-from .schema.validators import format_path
-
-# HA's own schema only picks the account; the payload is validated in the handler so that a
-# bad field becomes a translated ServiceValidationError naming it (and misplaced fields such
-# as a top-level `model` are told where they belong) instead of a bare voluptuous message.
-ACTION_SCHEMA = probatio.Schema(
-    {probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}, extra=probatio.ALLOW_EXTRA
+from .schema.contract import (
+    LEGACY_SESSION_REQUEST,
+    LEGACY_TRANSCRIPTION_SESSION_REQUEST,
+    TRANSLATION_SECRET_REQUEST,
+    validate_client_secret_request,
+    validate_request,
 )
 
 
-def validate_payload(payload: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SecretAction:
+    """An action that creates a session or client secret and hands its secret on."""
+
+    name: str
+    validate: Callable[[Payload], Payload]
+    create: Callable[[HomeAssistant, OpenAIConfigEntry, Payload], Awaitable[Payload]]
+    # What the event carries: `value`, `expires_at` and `session`, whatever the response.
+    event_data: Callable[[Payload], Payload]
+
+    async def __call__(self, call: ServiceCall) -> ServiceResponse:
+        """Validate, create, fire the event, return the response."""
+        entry, data = entry_of(call)
+        response = await self.create(call.hass, entry, self.validate(data))
+        call.hass.bus.async_fire(
+            EVENT_CLIENT_SECRET,
+            {**self.event_data(response), ATTR_CONFIG_ENTRY_ID: entry.entry_id},
+            context=call.context,
+        )
+        return response
+
+
+def _ga_fields(response: Payload) -> Payload:
+    return {key: response[key] for key in RESPONSE_FIELDS}
+
+
+def _legacy_fields(response: Payload) -> Payload:
+    """Pick the secret out of a legacy response, where it sits in `client_secret`."""
+    secret = response.get("client_secret")
+    secret = secret if isinstance(secret, dict) else {}
+    session = {k: v for k, v in response.items() if k != "client_secret"}
+    return {
+        "value": secret.get("value"),
+        "expires_at": secret.get("expires_at"),
+        "session": session,
+    }
+
+
+async def _create_ga(hass: HomeAssistant, entry: OpenAIConfigEntry, body: Payload) -> Payload:
+    return await async_create_client_secret(hass, entry, entry.runtime_data.client, body)
+
+
+async def _create_translation(
+    hass: HomeAssistant, entry: OpenAIConfigEntry, body: Payload
+) -> Payload:
+    client = entry.runtime_data.client
+    return _ga_fields(
+        await async_call_api(hass, entry, client.create_translation_client_secret(body))
+    )
+
+
+async def _create_session(hass: HomeAssistant, entry: OpenAIConfigEntry, body: Payload) -> Payload:
+    return await async_call_api(hass, entry, entry.runtime_data.client.create_session(body))
+
+
+async def _create_transcription_session(
+    hass: HomeAssistant, entry: OpenAIConfigEntry, body: Payload
+) -> Payload:
+    client = entry.runtime_data.client
+    return await async_call_api(hass, entry, client.create_transcription_session(body))
+
+
+def validate_payload(payload: Payload) -> Payload:
     """Validate a client secret request or raise a ServiceValidationError naming the field."""
-    try:
-        return validate_client_secret_request(payload)
-    except probatio.Invalid as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_request",
-            translation_placeholders={
-                "field": format_path(list(err.path)) or "request",
-                "error": err.msg,
-            },
-        ) from err
+    return validated(validate_client_secret_request, payload)
 
 
-async def _handle_create_client_secret(call: ServiceCall) -> ServiceResponse:
-    """Handle `openai_api.create_realtime_client_secret`."""
-    hass = call.hass
-    data = dict(call.data)
-    entry: OpenAIConfigEntry = service.async_get_config_entry(
-        hass, DOMAIN, data.pop(ATTR_CONFIG_ENTRY_ID, None)
-    )
-    payload = validate_payload(data)
-    response = await async_create_client_secret(hass, entry, entry.runtime_data.client, payload)
-    hass.bus.async_fire(
-        EVENT_CLIENT_SECRET,
-        {**response, ATTR_CONFIG_ENTRY_ID: entry.entry_id},
-        context=call.context,
-    )
-    return response
+SECRET_ACTIONS = (
+    SecretAction(SERVICE_CREATE_CLIENT_SECRET, validate_payload, _create_ga, _ga_fields),
+    SecretAction(
+        SERVICE_CREATE_TRANSLATION_SECRET,
+        lambda p: validated(
+            lambda b: validate_request(TRANSLATION_SECRET_REQUEST, b, session_inside=True), p
+        ),
+        _create_translation,
+        _ga_fields,
+    ),
+    SecretAction(
+        SERVICE_CREATE_SESSION,
+        lambda p: validated(lambda b: validate_request(LEGACY_SESSION_REQUEST, b), p),
+        _create_session,
+        _legacy_fields,
+    ),
+    SecretAction(
+        SERVICE_CREATE_TRANSCRIPTION_SESSION,
+        lambda p: validated(lambda b: validate_request(LEGACY_TRANSCRIPTION_SESSION_REQUEST, b), p),
+        _create_transcription_session,
+        _legacy_fields,
+    ),
+)
 
 
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (admin only: automations and scripts still call them)."""
-    async_register_admin_service(
-        hass,
-        DOMAIN,
-        SERVICE_CREATE_CLIENT_SECRET,
-        _handle_create_client_secret,
-        schema=ACTION_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
+    for action in SECRET_ACTIONS:
+        async_register_admin_service(
+            hass,
+            DOMAIN,
+            action.name,
+            action,
+            schema=ACTION_SCHEMA,
+            supports_response=SupportsResponse.OPTIONAL,
+        )
+    for name, handler in CALL_CONTROL_ACTIONS.items():
+        async_register_admin_service(
+            hass,
+            DOMAIN,
+            name,
+            handler,
+            schema=ACTION_SCHEMA,
+            supports_response=SupportsResponse.OPTIONAL,
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 import hashlib
 import time
@@ -149,8 +149,12 @@ class CallManager:
     # --- limits -----------------------------------------------------------------------
 
     @callback
-    def _reserve(self, profile: VoiceProfile, owner: CallOwner) -> Slot:
-        """Hold a place in the profile's limits (synchronously: no await between check and hold)."""
+    def _reserve(self, profile: VoiceProfile, owner: CallOwner, *, per_user: bool = True) -> Slot:
+        """Hold a place in the profile's limits (synchronously: no await between check and hold).
+
+        Phone calls (`per_user` off) count against the profile's limit only: nobody on the
+        line is an HA user.
+        """
         if self._closing:
             raise _error("entry_unloading", CallRefusedError)
         self._drop_lapsed_slots()
@@ -158,7 +162,10 @@ class CallManager:
         held = calls + [s.owner for s in self._slots if s.owner.profile_id == profile.profile_id]
         if len(held) >= profile.max_sessions:
             raise _error("too_many_sessions", limit=profile.max_sessions)
-        if sum(1 for o in held if o.user_id == owner.user_id) >= profile.max_sessions_per_user:
+        if (
+            per_user
+            and sum(1 for o in held if o.user_id == owner.user_id) >= profile.max_sessions_per_user
+        ):
             raise _error("too_many_user_sessions", limit=profile.max_sessions_per_user)
         slot = Slot(owner=owner, max_duration=profile.max_duration)
         self._slots.append(slot)
@@ -230,13 +237,17 @@ class CallManager:
         if request.abandoned:
             raise _error("request_abandoned", CallRefusedError)
         slot = self._reserve(profile, owner)
-        # The request runs in a task of the manager's: if the caller is cancelled (its
-        # connection closed, HA stopping) the call id still arrives here and is hung up.
-        task = self.hass.async_create_task(
-            self._async_create_call(request, slot, prepared, sdp_offer, safety_identifier),
-            f"{DOMAIN} create call",
-            eager_start=True,
+        return await self._shielded(
+            self._async_create_call(request, slot, prepared, sdp_offer, safety_identifier)
         )
+
+    async def _shielded[T](self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a request that makes OpenAI create a call in a task of the manager's.
+
+        If the caller is cancelled (its connection closed, HA stopping), the call id still
+        arrives in that task and is hung up; shutdown waits for these tasks.
+        """
+        task = self.hass.async_create_task(coro, f"{DOMAIN} call request", eager_start=True)
         self._pending.add(task)
         task.add_done_callback(self._task_done)
         return await asyncio.shield(task)
@@ -323,6 +334,40 @@ class CallManager:
             callback(lambda _now: self._release(slot)),
         )
         return secret
+
+    async def async_accept_sip(
+        self, profile: VoiceProfile, owner: CallOwner, call_id: str, *, device_id: str | None
+    ) -> RealtimeCall:
+        """Accept an incoming phone call with the profile's session and attach the sideband.
+
+        The tools run with the permissions of the profile's phone user; without one the call
+        gets no tools at all (see the README's Phone calls section).
+        """
+        prepared = await async_prepare_session(
+            self.hass,
+            profile,
+            user_id=owner.user_id,
+            device_id=device_id,
+            with_tools=owner.user_id is not None,
+        )
+        slot = self._reserve(profile, owner, per_user=False)
+        return await self._shielded(self._async_accept(slot, call_id, prepared))
+
+    async def _async_accept(
+        self, slot: Slot, call_id: str, prepared: PreparedSession
+    ) -> RealtimeCall:
+        try:
+            await async_call_api(
+                self.hass, self.entry, self.client.accept_call(call_id, prepared.config)
+            )
+        except BaseException:
+            self._release(slot)
+            raise
+        if self._closing:
+            self._release(slot)
+            await async_end_call(self.client, call_id)
+            raise _error("entry_unloading", CallRefusedError)
+        return self._new_call(call_id, slot, CallMode.SIP, prepared)
 
     @callback
     def async_attach(self, request: CallRequest, owner: CallOwner, call_id: str) -> RealtimeCall:

@@ -12,12 +12,14 @@ class CallMode(StrEnum):
 
     RELAY = "relay"  # HA posted the browser's SDP offer with the API key
     EPHEMERAL = "ephemeral"  # the browser posted it with a client secret HA minted
+    SIP = "sip"  # a phone call HA accepted through OpenAI's SIP endpoint
 
 
 class EndReason(StrEnum):
     """Why a call ended."""
 
     HANGUP_COMMAND = "hangup_command"
+    HANGUP_ACTION = "hangup_action"
     CONNECTION_CLOSED = "connection_closed"
     ENTRY_UNLOAD = "entry_unload"
     HOME_ASSISTANT_STOP = "home_assistant_stop"

@@ -16,17 +16,21 @@ from homeassistant.helpers import llm, template
 
 from ..const import (
     CONF_ALLOW_EPHEMERAL,
+    CONF_ALLOWED_CALLERS,
+    CONF_ANSWER_CALLS,
     CONF_EAGERNESS,
     CONF_MAX_DURATION,
     CONF_MAX_SESSIONS,
     CONF_MAX_SESSIONS_PER_USER,
     CONF_MODEL,
     CONF_NOISE_REDUCTION,
+    CONF_PHONE_USER,
     CONF_SPEED,
     CONF_TRANSCRIPTION_MODEL,
     CONF_TURN_DETECTION,
     CONF_VOICE,
     DEFAULT_ALLOW_EPHEMERAL,
+    DEFAULT_ANSWER_CALLS,
     DEFAULT_EAGERNESS,
     DEFAULT_INSTRUCTIONS,
     DEFAULT_MAX_DURATION,
@@ -42,6 +46,7 @@ from ..const import (
     OFF,
 )
 from ..schema.contract import REALTIME_SESSION
+from .sip import normalize_number
 from .tools import async_get_api, format_tools
 
 # What a new profile starts with (the first one is created with the account).
@@ -60,6 +65,8 @@ DEFAULT_PROFILE: Mapping[str, Any] = MappingProxyType(
         CONF_MAX_SESSIONS_PER_USER: DEFAULT_MAX_SESSIONS_PER_USER,
         CONF_MAX_DURATION: DEFAULT_MAX_DURATION,
         CONF_ALLOW_EPHEMERAL: DEFAULT_ALLOW_EPHEMERAL,
+        CONF_ANSWER_CALLS: DEFAULT_ANSWER_CALLS,
+        CONF_ALLOWED_CALLERS: [],
     }
 )
 
@@ -99,6 +106,32 @@ class VoiceProfile:
     def allow_ephemeral(self) -> bool:
         """Whether browsers may get client secrets and connect to OpenAI themselves."""
         return bool(self._get(CONF_ALLOW_EPHEMERAL, DEFAULT_ALLOW_EPHEMERAL))
+
+    @property
+    def answer_calls(self) -> bool:
+        """Whether incoming phone calls are answered with this profile."""
+        return bool(self._get(CONF_ANSWER_CALLS, DEFAULT_ANSWER_CALLS))
+
+    @property
+    def allowed_callers(self) -> list[str]:
+        """Caller numbers answered (normalized); empty: any caller."""
+        return [
+            number
+            for value in self._get(CONF_ALLOWED_CALLERS, None) or []
+            if (number := normalize_number(str(value)))
+        ]
+
+    @property
+    def phone_user(self) -> str | None:
+        """The HA user whose permissions a phone call's tools have; None: no tools."""
+        return self._get(CONF_PHONE_USER, None) or None
+
+    def answers(self, caller: str | None) -> bool:
+        """Whether this profile answers a call from `caller` (a number or SIP user)."""
+        if not self.answer_calls:
+            return False
+        allowed = self.allowed_callers
+        return not allowed or (caller is not None and normalize_number(caller) in allowed)
 
     @property
     def llm_api_ids(self) -> list[str]:
@@ -168,9 +201,17 @@ class PreparedSession:
 
 
 async def async_prepare_session(
-    hass: HomeAssistant, profile: VoiceProfile, *, user_id: str | None, device_id: str | None
+    hass: HomeAssistant,
+    profile: VoiceProfile,
+    *,
+    user_id: str | None,
+    device_id: str | None,
+    with_tools: bool = True,
 ) -> PreparedSession:
-    """Render the profile's instructions and tools for a call started by `user_id`."""
+    """Render the profile's instructions and tools for a call started by `user_id`.
+
+    Without `with_tools` the call gets the profile's instructions but no LLM API at all.
+    """
     llm_context = llm.LLMContext(
         platform=DOMAIN,
         context=Context(user_id=user_id),
@@ -179,7 +220,8 @@ async def async_prepare_session(
         device_id=device_id,
     )
     try:
-        api = await async_get_api(hass, profile.llm_api_ids, llm_context)
+        api_ids = profile.llm_api_ids if with_tools else []
+        api = await async_get_api(hass, api_ids, llm_context)
         prompt = template.Template(profile.prompt, hass).async_render(parse_result=False)
     except HomeAssistantError as err:
         raise HomeAssistantError(

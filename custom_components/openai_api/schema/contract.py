@@ -22,6 +22,7 @@ from typing import Any
 import probatio
 
 from .validators import (
+    Validator,
     array,
     boolean,
     catalog,
@@ -307,16 +308,153 @@ def validate_client_secret_request(payload: Mapping[str, Any]) -> dict[str, Any]
 
     Raises `probatio.Invalid` whose `path` names the offending field.
     """
-    for key in payload:
-        if key in SESSION_FIELDS:
-            raise MisplacedFieldError(
-                f"`{key}` belongs inside `session` (write `session.{key}`)", path=[key]
-            )
-        if key not in ("expires_after", "session"):
-            raise probatio.Invalid(
-                "is not a field of the request, which takes `expires_after` and `session`",
-                path=[key],
-            )
+    return validate_request(CLIENT_SECRET_REQUEST, payload, session_inside=True)
+
+
+def validate_request(
+    schema: Validator, payload: Mapping[str, Any], *, session_inside: bool = False
+) -> dict[str, Any]:
+    """Validate a request body against `schema`; return it unchanged (as a dict).
+
+    With `session_inside`, a session field given beside `session` is told where it belongs.
+    Raises `probatio.Invalid` whose `path` names the offending field.
+    """
+    if session_inside:
+        for key in payload:
+            if key in SESSION_FIELDS:
+                raise MisplacedFieldError(
+                    f"`{key}` belongs inside `session` (write `session.{key}`)", path=[key]
+                )
     body = dict(payload)
-    CLIENT_SECRET_REQUEST(body)
+    schema(body)
     return body
+
+
+# --- incoming SIP calls: accept, reject, refer -------------------------------------------
+
+CALL_ID = matches(r"rtc_[A-Za-z0-9_-]{1,128}", "a Realtime call id (rtc_...)")
+
+# The accept body is the session itself (`RealtimeSessionCreateRequestGA`).
+ACCEPT_SESSION = REALTIME_SESSION
+
+# SIP final responses that decline a call: 4xx, 5xx and 6xx (the API's default is 603).
+REJECT_REQUEST = obj({"status_code": integer(400, 699)}, extra=False)
+
+REFER_REQUEST = obj(
+    {
+        "target_uri": matches(
+            r"(tel:\+?[0-9A-Za-z*#().;=+\-]{1,64}|sips?:[^\s<>\"]{1,256})",
+            "a tel: or sip: URI (tel:+14155550123, sip:agent@example.com)",
+        )
+    },
+    extra=False,
+    required=("target_uri",),
+)
+
+# --- translation sessions ------------------------------------------------------------------
+
+TRANSLATION_SESSION = obj(
+    {
+        "model": non_empty_string,
+        "audio": obj(
+            {
+                "input": obj(
+                    {
+                        "transcription": nullable(
+                            obj({"model": non_empty_string}, required=("model",))
+                        ),
+                        "noise_reduction": nullable(
+                            obj({"type": catalog(*NOISE_REDUCTION_TYPES)}, required=("type",))
+                        ),
+                    }
+                ),
+                "output": obj({"language": non_empty_string}),
+            }
+        ),
+    },
+    required=("model",),
+)
+
+TRANSLATION_SECRET_REQUEST = obj(
+    {"expires_after": EXPIRES_AFTER, "session": TRANSLATION_SESSION},
+    extra=False,
+    required=("session",),
+)
+
+# --- the legacy (beta) sessions the ExOpenAI seed calls --------------------------------------
+
+LEGACY_AUDIO_FORMAT = catalog("pcm16", "g711_ulaw", "g711_alaw")
+
+
+def _not_a_request_field(value: Any) -> Any:
+    raise probatio.Invalid("is what the API returns, not a field of the request")
+
+
+LEGACY_SESSION_REQUEST = obj(
+    {
+        # The reference text lists `client_secret` (the response's) as required and leaves out
+        # `model`; its own example, the ExOpenAI seed and the API take `model` and no secret.
+        "client_secret": _not_a_request_field,
+        "model": non_empty_string,
+        "modalities": array(one_of("text", "audio")),
+        "instructions": string,
+        "voice": VOICE,
+        "input_audio_format": LEGACY_AUDIO_FORMAT,
+        "output_audio_format": LEGACY_AUDIO_FORMAT,
+        "input_audio_transcription": nullable(
+            obj({"model": non_empty_string, "language": string, "prompt": string})
+        ),
+        "turn_detection": nullable(
+            obj(
+                {
+                    "type": catalog("server_vad", "semantic_vad"),
+                    "threshold": number(0.0, 1.0),
+                    "prefix_padding_ms": integer(0),
+                    "silence_duration_ms": integer(0),
+                    "create_response": boolean,
+                    "interrupt_response": boolean,
+                    "eagerness": catalog(*EAGERNESS),
+                }
+            )
+        ),
+        "tools": array(
+            obj(
+                {
+                    "type": one_of("function"),
+                    "name": string,
+                    "description": string,
+                    "parameters": obj({}),
+                }
+            )
+        ),
+        "tool_choice": string,
+        "temperature": number(0.6, 1.2),
+        "max_response_output_tokens": either(
+            integer(1, 4096), one_of("inf"), message="must be an integer from 1 to 4096 or 'inf'"
+        ),
+        "speed": number(0.25, 1.5),
+        "tracing": TRACING,
+        "truncation": TRUNCATION,
+        "prompt": PROMPT,
+    }
+)
+
+LEGACY_TRANSCRIPTION_SESSION_REQUEST = obj(
+    {
+        "client_secret": _not_a_request_field,
+        "turn_detection": nullable(
+            obj(
+                {
+                    "type": one_of("server_vad"),
+                    "threshold": number(0.0, 1.0),
+                    "prefix_padding_ms": integer(0),
+                    "silence_duration_ms": integer(0),
+                }
+            )
+        ),
+        "input_audio_noise_reduction": nullable(NOISE_REDUCTION),
+        "input_audio_format": LEGACY_AUDIO_FORMAT,
+        "input_audio_transcription": TRANSCRIPTION,
+        "include": INCLUDE,
+    }
+)

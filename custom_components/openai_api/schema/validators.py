@@ -223,7 +223,8 @@ def obj(
                 raise probatio.Invalid(f"has a key that is not a string ({type_name(key)})")
             check = fields.get(key)
             if check is None and not extra:
-                raise probatio.Invalid("is not a field of this object", path=[key])
+                known = ", ".join(f"`{k}`" for k in fields)
+                raise probatio.Invalid(f"is not a field here (known: {known})", path=[key])
             try:
                 (check or json_value)(item)
             except probatio.Invalid as err:
