@@ -13,6 +13,7 @@ from typing import Any
 from playwright.async_api import Locator, Page, WebSocketRoute, expect
 import pytest
 
+from custom_components.openai_api.frontend import CARD_DIR, card_digest
 from simulator import Turn
 from simulator.routes import parse_multipart
 
@@ -110,6 +111,18 @@ def test_login_idle_card_and_editor(world: Harness) -> None:
         await page.mouse.move(0, 0)
         await page.locator("body").click(position={"x": 5, "y": 600})  # blur: no focus ring
         await w.save_screenshot(card, "voice-card-idle.png")
+
+        # Every module of the card came from one folder, whose name is the digest of the modules.
+        loaded = await page.evaluate(
+            """performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname)
+                .filter((path) => path.startsWith("/openai_api_static/"))"""
+        )
+        assert {path.rsplit("/", 1)[0] for path in loaded} == {
+            f"/openai_api_static/{card_digest()}"
+        }
+        assert {path.rsplit("/", 1)[1] for path in loaded} == {
+            p.name for p in CARD_DIR.glob("*.js")
+        }
 
         # The card picker entry, the stub config, validation and the visual editor.
         result = await page.evaluate(
