@@ -47,8 +47,10 @@ const TEMPLATE = `
         <span class="level">${TEXT.assistant}<span class="meter remote"><span></span></span></span>
       </div>
       <div class="error" role="alert">
-        <svg viewBox="0 0 24 24" aria-hidden="true"><path d="${ICONS.alert}"></path></svg>
-        <span class="message"></span>
+        <div class="what">
+          <svg viewBox="0 0 24 24" aria-hidden="true"><path d="${ICONS.alert}"></path></svg>
+          <span class="message"></span>
+        </div>
         <button class="retry" type="button">${TEXT.retry}</button>
       </div>
     </div>
@@ -123,9 +125,12 @@ export class OpenAIRealtimeVoiceCard extends HTMLElement {
     return this._config?.show_transcript === false ? 3 : 5;
   }
 
+  /**
+   * Sections view: the whole width of a section (12 columns) by default, at least half of it,
+   * and as tall as its content (the transcript grows, up to its own scroll height).
+   */
   getGridOptions() {
-    const rows = this._config?.show_transcript === false ? 3 : 5;
-    return { columns: 6, rows, min_columns: 3, min_rows: 3 };
+    return { columns: 12, rows: "auto", min_columns: 6, min_rows: 4 };
   }
 
   connectedCallback() {

@@ -13,6 +13,7 @@ export const CSS = `
   }
   ha-card {
     height: 100%;
+    min-width: 0;
     box-sizing: border-box;
     padding: 16px;
     display: flex;
@@ -20,6 +21,11 @@ export const CSS = `
     gap: 12px;
     color: var(--primary-text-color);
     background: var(--ha-card-background, var(--card-background-color, #fff));
+  }
+  .header,
+  .stage,
+  .below {
+    flex: none;
   }
   .header {
     display: flex;
@@ -29,6 +35,7 @@ export const CSS = `
     min-width: 0;
   }
   .name {
+    min-width: 0;
     font-size: 1.1rem;
     font-weight: 500;
     overflow: hidden;
@@ -147,6 +154,7 @@ export const CSS = `
   }
   .hint {
     text-align: center;
+    overflow-wrap: break-word;
     color: var(--secondary-text-color);
     font-size: 0.9rem;
   }
@@ -188,9 +196,12 @@ export const CSS = `
     transform: scaleX(var(--level, 0));
     transition: transform 80ms linear;
   }
+  /* The message beside its icon; Retry beside it, or under it on the right when narrow. */
   .error {
     display: none;
+    flex-wrap: wrap;
     align-items: center;
+    justify-content: flex-end;
     gap: 8px;
     color: var(--error-color, #db4437);
     font-size: 0.9rem;
@@ -198,16 +209,22 @@ export const CSS = `
   :host([data-state="error"]) .error {
     display: flex;
   }
-  .error svg {
+  .what {
+    flex: 1 1 12em;
+    min-width: 0;
+    display: flex;
+    align-items: center;
+    gap: 8px;
+  }
+  .what svg {
     width: 20px;
     height: 20px;
     flex: none;
     fill: currentColor;
   }
   .error .message {
-    flex: 1;
     min-width: 0;
-    overflow-wrap: anywhere;
+    overflow-wrap: break-word;
   }
   .retry {
     flex: none;
@@ -227,6 +244,8 @@ export const CSS = `
 
   /* The transcript: the user's lines on the right, the assistant's on the left. */
   .transcript {
+    flex: 0 1 auto;
+    min-height: 0;
     display: flex;
     flex-direction: column;
     gap: 6px;
@@ -243,7 +262,7 @@ export const CSS = `
     padding: 6px 10px;
     border-radius: 12px;
     max-width: 85%;
-    overflow-wrap: anywhere;
+    overflow-wrap: break-word;
   }
   .line[hidden] {
     display: none;
