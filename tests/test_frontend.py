@@ -1004,7 +1004,7 @@ def test_card_tap_leave_and_pagehide_hang_up(lab: BrowserLab) -> None:
 
 
 def test_card_config_stub_and_picker_entry(lab: BrowserLab) -> None:
-    """Validation, the stub config (this integration's satellite), and the picker entry."""
+    """Validation, stub config and suggestion (this integration's satellites), the picker entry."""
     result = lab.evaluate(
         """async ({base}) => {
           const f = await import("/fakes.js");
@@ -1022,7 +1022,12 @@ def test_card_config_stub_and_picker_entry(lab: BrowserLab) -> None:
             catch (err) { errors.push(err.message); }
           }
           const entry = window.customCards.filter((c) => c.type === "openai-realtime-voice-card");
+          hass.states["light.kitchen"] = {state: "on", attributes: {}};
+          const suggestions = Object.fromEntries(
+            [f.ENTITY, "assist_satellite.other", "light.kitchen", "assist_satellite.gone"]
+              .map((id) => [id, entry[0].getEntitySuggestion(hass, id)]));
           return {
+            suggestions,
             errors, stub: Card.getStubConfig(ordered), emptyStub: Card.getStubConfig({states: {}}),
             entry: entry.map(({type, name, preview, documentationURL}) => ({type, name, preview, documentationURL})),
             editor: Card.getConfigElement().localName,
@@ -1052,3 +1057,15 @@ def test_card_config_stub_and_picker_entry(lab: BrowserLab) -> None:
         }
     ]
     assert result["editor"] == "openai-realtime-voice-card-editor"
+    # "By entity" in the card picker: the card for this integration's satellites only.
+    assert result["suggestions"] == {
+        "assist_satellite.voice_assistant": {
+            "config": {
+                "type": "custom:openai-realtime-voice-card",
+                "entity": "assist_satellite.voice_assistant",
+            }
+        },
+        "assist_satellite.other": None,
+        "light.kitchen": None,
+        "assist_satellite.gone": None,
+    }

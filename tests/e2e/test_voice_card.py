@@ -647,3 +647,66 @@ def test_phone_layout_in_a_sections_view(world: Harness) -> None:
         await expect_state(card, "idle")
 
     world.run(body())
+
+
+def test_add_the_card_to_a_new_dashboard(world: Harness) -> None:
+    """A newcomer's path: new dashboard, Add card; both picker tabs offer the voice card."""
+
+    async def body() -> None:
+        w = world
+        # HA 2026's Overview is generated: cards go on a dashboard of one's own.
+        page = await w.new_page("/config/lovelace/dashboards", viewport=(1280, 900))
+        await page.get_by_role("button", name="Add dashboard").click()
+        await page.get_by_text("New dashboard from scratch").click()
+        await page.locator("input[name=title]").fill("Talk")
+        await expect(page.locator("input[name=url_path]")).to_have_value(re.compile(r"talk"))
+        url_path = await page.locator("input[name=url_path]").input_value()
+        await page.get_by_role("button", name="Create").click()
+        await expect(page.get_by_role("button", name="Create")).to_be_hidden(timeout=TIMEOUT)
+
+        # A new dashboard is a sections view with an empty section.
+        await page.goto(f"{w.url}/{url_path}")
+        await page.get_by_role("button", name="Edit dashboard").click()
+        await page.get_by_role("button", name="Add card").click()
+        dialog = page.locator("hui-dialog-create-card").locator("dialog")
+
+        # By card: the card is listed (search "OpenAI"), with a live preview.
+        await page.get_by_role("tab", name="By card").click()
+        await page.locator("hui-card-picker ha-input-search input").fill("OpenAI")
+        listed = page.locator("hui-card-picker .card").filter(has_text="OpenAI Realtime voice")
+        await expect(listed).to_have_count(1, timeout=TIMEOUT)
+        await expect(listed.locator("openai-realtime-voice-card")).to_have_attribute(
+            "data-state", "idle"
+        )
+        await w.save_screenshot(dialog, "card-picker.png")
+
+        # By entity: picking the satellite suggests the voice card under "Community".
+        await page.get_by_role("tab", name="By entity").click()
+        await page.get_by_placeholder("Search entities").fill("Voice assistant")
+        await (
+            page.locator("hui-suggestion-entity-tree").get_by_text("Voice assistant").first.click()
+        )
+        suggestion = page.locator("hui-suggestion-card").filter(has_text="OpenAI Realtime voice")
+        await expect(suggestion).to_have_count(1, timeout=TIMEOUT)
+        await expect(page.get_by_text("Community", exact=True)).to_be_visible()
+        await expect(suggestion.locator("openai-realtime-voice-card .name")).to_have_text(
+            "Voice assistant"
+        )
+        await w.save_screenshot(dialog, "card-picker-by-entity.png")
+
+        # Picking the suggestion puts the card in the section, saved with the satellite.
+        await suggestion.locator(".card").click()
+        await expect(dialog).to_be_hidden(timeout=TIMEOUT)
+        await page.get_by_role("button", name="Done").click()
+        card = page.locator("hui-grid-section openai-realtime-voice-card")
+        await expect_state(card, "idle")
+        config = await w.ws_command({"type": "lovelace/config", "url_path": url_path})
+        cards = [c for s in config["views"][0]["sections"] for c in s.get("cards", [])]
+        assert {"type": "custom:openai-realtime-voice-card", "entity": SATELLITE} in cards
+        section = await page.locator("hui-grid-section").bounding_box()
+        box = await card.bounding_box()
+        assert section is not None
+        assert box is not None
+        assert abs(box["width"] - section["width"]) <= 1
+
+    world.run(body())

@@ -5,7 +5,7 @@
  */
 
 import { CallAudio } from "./audio.js";
-import { DEFAULTS, EDITOR, MODES, TEXT, isVoiceSatellite } from "./const.js";
+import { CARD_TYPE, DEFAULTS, EDITOR, MODES, TEXT, isVoiceSatellite } from "./const.js";
 import { VoiceSession } from "./session.js";
 import { cardStyles } from "./styles.js";
 import { TranscriptView } from "./transcript.js";
@@ -85,6 +85,16 @@ export class OpenAIRealtimeVoiceCard extends HTMLElement {
   static getStubConfig(hass) {
     const entity = Object.keys(hass?.states ?? {}).find((id) => isVoiceSatellite(hass, id));
     return { entity: entity ?? "", ...DEFAULTS };
+  }
+
+  /**
+   * The card picker's "By entity" tab (HA 2026.10's generateCardSuggestions asks every
+   * window.customCards entry): this card for this integration's satellites.
+   */
+  static getEntitySuggestion(hass, entityId) {
+    return isVoiceSatellite(hass, entityId)
+      ? { config: { type: CARD_TYPE, entity: entityId } }
+      : null;
   }
 
   constructor() {

@@ -32,7 +32,7 @@ Promise.race([
   if (!registry.get(EDITOR)) registry.define(EDITOR, OpenAIRealtimeVoiceCardEditor);
 });
 
-// The card picker's entry.
+// The card picker: "By card" lists this entry; "By entity" asks it for a suggestion.
 window.customCards = window.customCards || [];
 if (!window.customCards.some((card) => card.type === CARD)) {
   window.customCards.push({
@@ -41,5 +41,7 @@ if (!window.customCards.some((card) => card.type === CARD)) {
     description: "Talk to an OpenAI Realtime voice profile: one tap starts a session.",
     preview: true,
     documentationURL: "https://github.com/openai-api-ha/openai_api#voice-card",
+    getEntitySuggestion: (hass, entityId) =>
+      OpenAIRealtimeVoiceCard.getEntitySuggestion(hass, entityId),
   });
 }
