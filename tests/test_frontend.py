@@ -1069,3 +1069,67 @@ def test_card_config_stub_and_picker_entry(lab: BrowserLab) -> None:
         "light.kitchen": None,
         "assist_satellite.gone": None,
     }
+
+
+def test_card_transcript_and_configuration_changes(lab: BrowserLab) -> None:
+    """The card shows the call's transcript; a new entity or mode ends the call, a name does not."""
+    result = lab.evaluate(
+        """async ({base}) => {
+          const f = await import("/fakes.js");
+          await import(`${base}openai-realtime-voice-card.js`);
+          await customElements.whenDefined("openai-realtime-voice-card");
+          window.RTCPeerConnection = f.FakePeerConnection;
+          navigator.mediaDevices.getUserMedia = async () => new f.FakeStream();
+          const connection = new f.FakeConnection();
+          const card = document.createElement("openai-realtime-voice-card");
+          card.setConfig({entity: f.ENTITY});
+          card.hass = f.fakeHass(connection);
+          document.body.append(card);
+          const $ = (s) => card.shadowRoot.querySelector(s);
+          const lines = () => [...card.shadowRoot.querySelectorAll(".transcript .line:not([hidden])")]
+            .map((line) => [line.classList[1], line.querySelector(".text").textContent]);
+          const start = async () => {
+            $(".talk").click();
+            await f.until(() => card.dataset.state === "listening", "listening");
+            return f.FakePeerConnection.instances.at(-1).channels[0];
+          };
+          let channel = await start();
+          channel.receive({type: "input_audio_buffer.speech_started", item_id: "u1"});
+          channel.receive({type: "output_audio_buffer.started"});
+          channel.receive({type: "response.output_audio_transcript.done", item_id: "a1", transcript: "Hello!"});
+          channel.receive({type: "conversation.item.input_audio_transcription.completed", item_id: "u1", transcript: "Hi"});
+          const talking = {state: card.dataset.state, status: $(".status").textContent, lines: lines()};
+          card.setConfig({entity: f.ENTITY, name: "Kitchen"});
+          const renamed = {state: card.dataset.state, name: $(".name").textContent, sent: connection.types()};
+          card.setConfig({entity: f.ENTITY, name: "Kitchen", mode: "ephemeral"});
+          const remoded = {state: card.dataset.state, sent: connection.types(), lines: lines()};
+          card.setConfig({entity: f.ENTITY, name: "Kitchen"});
+          channel = await start();
+          const newCall = lines();
+          card.setConfig({entity: "assist_satellite.elsewhere", name: "Kitchen", show_transcript: false});
+          const moved = {state: card.dataset.state, sent: connection.types(), transcriptHidden: $(".transcript").hidden,
+                         disabled: $(".talk").disabled, hint: $(".hint").textContent};
+          return {talking, renamed, remoded, newCall, moved};
+        }""",
+        page_setup=HA_APP,
+    )
+    assert result["talking"] == {
+        "state": "speaking",
+        "status": "Speaking",
+        "lines": [["user", "Hi"], ["assistant", "Hello!"]],
+    }
+    assert result["renamed"] == {"state": "speaking", "name": "Kitchen", "sent": ["connect"]}
+    # The ended call's transcript stays readable until the next call starts.
+    assert result["remoded"] == {
+        "state": "idle",
+        "sent": ["connect", "hangup"],
+        "lines": [["user", "Hi"], ["assistant", "Hello!"]],
+    }
+    assert result["newCall"] == []
+    assert result["moved"] == {
+        "state": "idle",
+        "sent": ["connect", "hangup", "connect", "hangup"],
+        "transcriptHidden": True,
+        "disabled": True,  # that satellite does not exist
+        "hint": "Entity not found: assist_satellite.elsewhere",
+    }
