@@ -13,10 +13,12 @@ from typing import Any
 from playwright.async_api import Locator, Page, WebSocketRoute, expect
 import pytest
 
+from custom_components.openai_api.frontend import CARD_DIR, card_digest
 from simulator import Turn
 from simulator.routes import parse_multipart
 
 from .harness import (
+    CARD,
     CHROMIUM,
     DASHBOARD_PATH,
     LIGHT,
@@ -31,6 +33,60 @@ pytestmark = pytest.mark.skipif(
 
 TIMEOUT = 20_000  # ms, for the UI: the machine may be busy with other test runs
 PHONE = (412, 860)
+SECTIONS_PATH = "voice-sections"
+SECTIONS = {
+    "title": "Voice sections",
+    "views": [
+        {
+            "type": "sections",
+            "path": "home",
+            "title": "Home",
+            "sections": [
+                {
+                    "type": "grid",
+                    "cards": [
+                        {"type": "heading", "heading": "Voice"},
+                        {"type": CARD, "entity": SATELLITE},
+                        # The narrowest the layout editor allows: half the section.
+                        {
+                            "type": CARD,
+                            "entity": SATELLITE,
+                            "name": "Kitchen",
+                            "show_transcript": False,
+                            "grid_options": {"columns": 6},
+                        },
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
+# Every word the card shows, with where its line boxes are: a word on two lines was broken.
+# Words end at spaces and after hyphens (a line may break after "living-").
+WORDS = """card => {
+  const root = card.shadowRoot;
+  const box = root.querySelector("ha-card").getBoundingClientRect();
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const words = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    // Skip what is not on screen, and the 1-pixel "You:" labels for screen readers.
+    if (!el || el.closest(".who") || !el.checkVisibility({visibilityProperty: true})) continue;
+    for (const match of node.textContent.matchAll(/[^\\s-]+-?/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+      words.push({
+        word: match[0],
+        lines: new Set(rects.map((r) => Math.round(r.top))).size,
+        inside: rects.every((r) => r.left >= box.left - 0.5 && r.right <= box.right + 0.5),
+      });
+    }
+  }
+  return words;
+}"""
 
 
 async def open_card(w: Harness, view: str = "relay", **kwargs: Any) -> tuple[Page, Locator]:
@@ -111,6 +167,18 @@ def test_login_idle_card_and_editor(world: Harness) -> None:
         await page.locator("body").click(position={"x": 5, "y": 600})  # blur: no focus ring
         await w.save_screenshot(card, "voice-card-idle.png")
 
+        # Every module of the card came from one folder, whose name is the digest of the modules.
+        loaded = await page.evaluate(
+            """performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname)
+                .filter((path) => path.startsWith("/openai_api_static/"))"""
+        )
+        assert {path.rsplit("/", 1)[0] for path in loaded} == {
+            f"/openai_api_static/{card_digest()}"
+        }
+        assert {path.rsplit("/", 1)[1] for path in loaded} == {
+            p.name for p in CARD_DIR.glob("*.js")
+        }
+
         # The card picker entry, the stub config, validation and the visual editor.
         result = await page.evaluate(
             """async () => {
@@ -165,7 +233,7 @@ def test_login_idle_card_and_editor(world: Harness) -> None:
         assert "`show_transcript` must be true or false" in result["errors"][3]
         assert result["stub"] == {"entity": SATELLITE, "mode": "relay", "show_transcript": True}
         assert result["size"] == 3
-        assert result["grid"]["rows"] == 3
+        assert result["grid"] == {"columns": 12, "rows": "auto", "min_columns": 6, "min_rows": 4}
         assert "openai-realtime-voice-card" in result["customCards"]
         assert result["schema"] == [
             ["entity", "entity", True],
@@ -490,5 +558,155 @@ def test_sessions_end_with_the_page_the_view_and_the_connection(world: Harness) 
             re.compile("^(The session ended.|Home Assistant ended the session.)$")
         )
         await expect(card.locator("button.talk")).to_have_attribute("aria-pressed", "false")
+
+    world.run(body())
+
+
+async def ensure_dashboard(w: Harness, url_path: str, config: dict[str, Any]) -> None:
+    """Create a dashboard with `config` unless it exists."""
+    dashboards = await w.ws_command({"type": "lovelace/dashboards/list"})
+    if not any(d["url_path"] == url_path for d in dashboards):
+        title = config["title"]
+        await w.ws_command(
+            {"type": "lovelace/dashboards/create", "url_path": url_path, "title": title}
+        )
+        await w.ws_command({"type": "lovelace/config/save", "url_path": url_path, "config": config})
+
+
+async def words_of(card: Locator) -> list[dict[str, Any]]:
+    """The card's visible words and whether each sits on one line inside the card."""
+    words: list[dict[str, Any]] = await card.evaluate(WORDS)
+    return words
+
+
+def test_phone_layout_in_a_sections_view(world: Harness) -> None:
+    """In a sections view the card takes the section's width; on a phone no word breaks."""
+
+    async def body() -> None:
+        w = world
+        await ensure_dashboard(w, SECTIONS_PATH, SECTIONS)
+        for width in (320, 360):
+            page = await w.new_page(
+                f"/{SECTIONS_PATH}/home", viewport=(width, 800), microphone=False
+            )
+            card = page.locator("openai-realtime-voice-card").first
+            half = page.locator("openai-realtime-voice-card").nth(1)
+            await expect_state(card, "idle")
+            section = await page.locator("hui-grid-section").bounding_box()
+            box = await card.bounding_box()
+            half_box = await half.bounding_box()
+            assert section is not None
+            assert box is not None
+            assert half_box is not None
+            assert abs(box["width"] - section["width"]) <= 1, (width, box, section)
+            assert box["width"] >= width - 2 * 8 - 1  # the view's padding only
+            assert abs(half_box["width"] - (section["width"] - 8) / 2) <= 1, (width, half_box)
+
+            # The longest message the card shows, beside its icon and Retry.
+            for each in (card, half):
+                await each.locator("button.talk").click()
+                await expect_state(each, "error")
+                await expect(each.locator(".error .message")).to_have_text(
+                    re.compile("^Microphone access was denied")
+                )
+                words = await words_of(each)
+                assert {"Microphone", "denied.", "retry.", "Retry", "Error"} <= {
+                    word["word"] for word in words
+                }
+                assert [word for word in words if word["lines"] != 1 or not word["inside"]] == []
+            if width == 320:
+                await w.save_screenshot(page.locator("home-assistant"), "voice-card-phone.png")
+
+        # A live call at 320 px: status, meters and the transcript keep their words whole.
+        page = await w.new_page(f"/{SECTIONS_PATH}/home", viewport=(320, 640))
+        card = page.locator("openai-realtime-voice-card").first
+        await expect_state(card, "idle")
+        call = await start(w, card)
+        await call.user_turn(Turn())
+        await expect(card.locator(".line.assistant .text").last).to_have_text(
+            "The test light is on.", timeout=TIMEOUT
+        )
+        long_reply = (
+            "Done: the kitchen, hallway and living-room lights are on; "
+            "notifications to everyone's phones were delivered successfully."
+        )
+        await call.send(
+            {
+                "type": "response.output_audio_transcript.done",
+                "item_id": "item_long",
+                "transcript": long_reply,
+            }
+        )
+        await expect(card.locator(".line.assistant .text").last).to_have_text(long_reply)
+        words = await words_of(card)
+        assert {"You", "Assistant", "notifications", "successfully.", "Listening"} <= {
+            word["word"] for word in words
+        }
+        assert [word for word in words if word["lines"] != 1 or not word["inside"]] == []
+        await card.locator("button.talk").click()
+        await expect_state(card, "idle")
+
+    world.run(body())
+
+
+def test_add_the_card_to_a_new_dashboard(world: Harness) -> None:
+    """A newcomer's path: new dashboard, Add card; both picker tabs offer the voice card."""
+
+    async def body() -> None:
+        w = world
+        # HA 2026's Overview is generated: cards go on a dashboard of one's own.
+        page = await w.new_page("/config/lovelace/dashboards", viewport=(1280, 900))
+        await page.get_by_role("button", name="Add dashboard").click()
+        await page.get_by_text("New dashboard from scratch").click()
+        await page.locator("input[name=title]").fill("Talk")
+        await expect(page.locator("input[name=url_path]")).to_have_value(re.compile(r"talk"))
+        url_path = await page.locator("input[name=url_path]").input_value()
+        await page.get_by_role("button", name="Create").click()
+        await expect(page.get_by_role("button", name="Create")).to_be_hidden(timeout=TIMEOUT)
+
+        # A new dashboard is a sections view with an empty section.
+        await page.goto(f"{w.url}/{url_path}")
+        await page.get_by_role("button", name="Edit dashboard").click()
+        await page.get_by_role("button", name="Add card").click()
+        dialog = page.locator("hui-dialog-create-card").locator("dialog")
+
+        # By card: the card is listed (search "OpenAI"), with a live preview.
+        await page.get_by_role("tab", name="By card").click()
+        await page.locator("hui-card-picker ha-input-search input").fill("OpenAI")
+        listed = page.locator("hui-card-picker .card").filter(has_text="OpenAI Realtime voice")
+        await expect(listed).to_have_count(1, timeout=TIMEOUT)
+        await expect(listed.locator("openai-realtime-voice-card")).to_have_attribute(
+            "data-state", "idle"
+        )
+        await w.save_screenshot(dialog, "card-picker.png")
+
+        # By entity: picking the satellite suggests the voice card under "Community".
+        await page.get_by_role("tab", name="By entity").click()
+        await page.get_by_placeholder("Search entities").fill("Voice assistant")
+        await (
+            page.locator("hui-suggestion-entity-tree").get_by_text("Voice assistant").first.click()
+        )
+        suggestion = page.locator("hui-suggestion-card").filter(has_text="OpenAI Realtime voice")
+        await expect(suggestion).to_have_count(1, timeout=TIMEOUT)
+        await expect(page.get_by_text("Community", exact=True)).to_be_visible()
+        await expect(suggestion.locator("openai-realtime-voice-card .name")).to_have_text(
+            "Voice assistant"
+        )
+        await w.save_screenshot(dialog, "card-picker-by-entity.png")
+
+        # Picking the suggestion puts the card in the section, saved with the satellite.
+        await suggestion.locator(".card").click()
+        await expect(dialog).to_be_hidden(timeout=TIMEOUT)
+        await page.get_by_role("button", name="Done").click()
+        card = page.locator("hui-grid-section openai-realtime-voice-card")
+        await expect_state(card, "idle")
+        config = await w.ws_command({"type": "lovelace/config", "url_path": url_path})
+        cards = [c for s in config["views"][0]["sections"] for c in s.get("cards", [])]
+        assert {"type": "custom:openai-realtime-voice-card", "entity": SATELLITE} in cards
+        section = await page.locator("hui-grid-section").bounding_box()
+        box = await card.bounding_box()
+        assert section is not None
+        assert box is not None
+        assert abs(box["width"] - section["width"]) <= 1
 
     world.run(body())
