@@ -50,8 +50,9 @@ def _imports(module: str, path: Path, known: set[str]) -> set[str]:
             candidates = [alias.name for alias in node.names]
         else:
             continue
-        for name in candidates:
-            # `from . import x` names a module; `from .a import b` names module a.
+        for candidate in candidates:
+            # `from .a import b` names module a (b is a name in it).
+            name = candidate
             while name and name not in known:
                 name = name.rpartition(".")[0]
             if name and name != module:
