@@ -52,11 +52,13 @@ SECRET_AUTOMATION = "openai_api/realtime_client_secret.yaml"
 SECRET_SCRIPT = "openai_api/realtime_client_secret.yaml"
 ANNOUNCE = "openai_api/announce_on_voice_satellite.yaml"
 TRANSCRIPT = "openai_api/react_to_transcript.yaml"
+PHONE = "openai_api/answer_phone_calls.yaml"
 
 ALL = [
     ("automation", SECRET_AUTOMATION),
     ("automation", ANNOUNCE),
     ("automation", TRANSCRIPT),
+    ("automation", PHONE),
     ("script", SECRET_SCRIPT),
 ]
 
@@ -708,3 +710,70 @@ async def test_transcript_filters(
         phrases = inputs.get("phrases", [])
         wanted = next((p for p in phrases if p.strip() and p.lower() in text.lower()), "")
         assert event.data["matched"] == wanted
+
+
+# --- Answer phone calls with a voice profile -------------------------------------------------
+
+
+def _ring(hass: HomeAssistant, entry: Any, call: SimCall, caller: str) -> None:
+    """What the webhook fires for a verified incoming call (tests/test_incoming.py)."""
+    hass.bus.async_fire(
+        "openai_api_realtime_call_incoming",
+        {
+            "call_id": call.call_id,
+            "caller_number": caller,
+            "caller_name": None,
+            "callee_number": "+18005550000",
+            "sip_headers": [],
+            "headers": {},
+            "config_entry_id": entry.entry_id,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("caller", "inputs", "expected"),
+    [
+        ("+14155550123", {"allowed_callers": ["+1 (415) 555-0123"]}, "accept"),
+        ("+19995550000", {"allowed_callers": ["+14155550123"]}, "reject"),
+        ("+19995550000", {"allowed_callers": ["+14155550123"], "reject_status": 486}, "reject"),
+        (
+            "+19995550000",
+            {
+                "allowed_callers": ["+14155550123"],
+                "otherwise": "refer",
+                "refer_to": "tel:+15550001",
+            },
+            "refer",
+        ),
+        ("anonymous", {}, "accept"),  # an empty list answers everybody
+    ],
+)
+async def test_answer_phone_calls(
+    hass: HomeAssistant,
+    voice: Voice,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    caller: str,
+    inputs: dict[str, Any],
+    expected: str,
+) -> None:
+    await _automation(hass, PHONE, satellite=SATELLITE, **inputs)
+    call = simulator.add_call()
+    _ring(hass, loaded_entry, call, caller)
+    await until(
+        lambda: any(
+            r.path.startswith(f"/realtime/calls/{call.call_id}/") for r in simulator.requests
+        )
+    )
+    [request] = [
+        r for r in simulator.requests if r.path.startswith(f"/realtime/calls/{call.call_id}/")
+    ]
+    assert request.path.endswith(f"/{expected}")
+    if expected == "accept":
+        await until(lambda: call.sidebands)
+        assert hass.states.get(SATELLITE).attributes["call_ids"] == [call.call_id]
+    elif expected == "reject":
+        assert request.json() == {"status_code": inputs.get("reject_status", 603)}
+    else:
+        assert request.json() == {"target_uri": "tel:+15550001"}

@@ -51,6 +51,7 @@ async def test_user_step_creates_entry(hass: HomeAssistant, simulator: RealtimeS
         CONF_BASE_URL: simulator.base_url,
         CONF_ORGANIZATION: "org_123",
         CONF_PROJECT: "proj_456",
+        "key_placement": "auto",
     }
     check = simulator.requests_to("/models")[-1]
     assert check.headers["Authorization"] == f"Bearer {API_KEY}"
@@ -258,6 +259,7 @@ async def test_reconfigure(hass: HomeAssistant, simulator: RealtimeSimulator) ->
         CONF_API_KEY: API_KEY,
         CONF_BASE_URL: simulator.base_url,
         CONF_ORGANIZATION: "org_9",
+        "key_placement": "auto",
     }
     assert entry.title == f"OpenAI (127.0.0.1:{simulator.port})"
 
@@ -275,3 +277,70 @@ async def test_reconfigure_onto_other_entry_aborts(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+
+
+@pytest.mark.parametrize(
+    ("placement", "name", "header", "query"),
+    [
+        ("bearer", None, ("Authorization", f"Bearer {API_KEY}"), None),
+        ("api_key", None, ("api-key", API_KEY), None),
+        ("header", "x-api-key", ("x-api-key", API_KEY), None),
+        ("query", "key", None, ("key", API_KEY)),
+    ],
+)
+async def test_key_placement(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    placement: str,
+    name: str | None,
+    header: tuple[str, str] | None,
+    query: tuple[str, str] | None,
+) -> None:
+    """The key goes where a compatible host wants it, for every request the entry makes."""
+    data = {CONF_API_KEY: API_KEY, CONF_BASE_URL: simulator.base_url, "key_placement": placement}
+    if name:
+        data["key_name"] = name
+    result = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], data)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "openai_api", "create_realtime_client_secret", {}, blocking=True, return_response=True
+    )
+    for request in (
+        simulator.requests_to("/models")[-1],
+        simulator.requests_to("/realtime/client_secrets")[-1],
+    ):
+        if header:
+            assert request.headers[header[0]] == header[1]
+        if query:
+            assert request.query[query[0]] == query[1]
+        if placement != "bearer":
+            assert "Authorization" not in request.headers
+    entry = hass.config_entries.async_entries("openai_api")[0]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("placement", "name", "error"),
+    [
+        ("header", None, "key_name_required"),
+        ("query", "", "key_name_required"),
+        ("header", "x y", "invalid_key_name"),
+    ],
+)
+async def test_key_placement_needs_a_name(
+    hass: HomeAssistant, simulator: RealtimeSimulator, placement: str, name: str | None, error: str
+) -> None:
+    data: dict[str, Any] = {
+        CONF_API_KEY: API_KEY,
+        CONF_BASE_URL: simulator.base_url,
+        "key_placement": placement,
+    }
+    if name is not None:
+        data["key_name"] = name
+    result = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], data)
+    assert result["errors"] == {"key_name": error}
+    assert simulator.requests == []
+    await _finish(hass, result, simulator)

@@ -48,7 +48,7 @@ class SecretAction:
     # What the event carries: `value`, `expires_at` and `session`, whatever the response.
     event_data: Callable[[Payload], Payload]
 
-    async def __call__(self, call: ServiceCall) -> ServiceResponse:
+    async def handle(self, call: ServiceCall) -> ServiceResponse:
         """Validate, create, fire the event, return the response."""
         entry, data = entry_of(call)
         response = await self.create(call.hass, entry, self.validate(data))
@@ -137,7 +137,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             hass,
             DOMAIN,
             action.name,
-            action,
+            action.handle,
             schema=ACTION_SCHEMA,
             supports_response=SupportsResponse.OPTIONAL,
         )
