@@ -6,6 +6,7 @@ production) and maps every failure to an `OpenAIError` subclass.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -326,11 +327,15 @@ class OpenAIClient:
 
     async def connect_sideband(self, call_id: str) -> aiohttp.ClientWebSocketResponse:
         """Open the server-side WebSocket of a call (`/realtime?call_id=...`)."""
+        return await self.connect_realtime(call_id=call_id)
+
+    async def connect_realtime(self, **query: str) -> aiohttp.ClientWebSocketResponse:
+        """Open a Realtime WebSocket: `call_id=` (a sideband), `model=` or `intent=`."""
         if self._sideband_session is None:
-            raise RuntimeError("This client was built without a session for sidebands")
+            raise RuntimeError("This client was built without a session for WebSockets")
         try:
             return await self._sideband_session.ws_connect(
-                self.websocket_url("/realtime", call_id=call_id),
+                self.websocket_url("/realtime", **query),
                 headers=self._headers,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
                 heartbeat=30.0,
@@ -339,25 +344,48 @@ class OpenAIClient:
         except aiohttp.WSServerHandshakeError as err:
             if err.status == 401:
                 raise OpenAIAuthenticationError("The API key was rejected", status=401) from err
-            if 400 <= err.status < 500 and err.status != 429:
-                # The call is unknown or over: reconnecting cannot help.
+            if err.status == 429:
+                raise OpenAIRateLimitError("Rate limited", status=429) from err
+            if 400 <= err.status < 500:
+                # The call is unknown or over, or the request is wrong: retrying cannot help.
                 raise OpenAIBadRequestError(
-                    f"Sideband refused with HTTP {err.status}", status=err.status
+                    f"WebSocket refused with HTTP {err.status}", status=err.status
                 ) from err
             raise OpenAIConnectionError(
-                f"Sideband handshake failed with HTTP {err.status}", status=err.status
+                f"WebSocket handshake failed with HTTP {err.status}", status=err.status
             ) from err
         except TimeoutError as err:
-            raise OpenAITimeoutError("Sideband connection timed out") from err
+            raise OpenAITimeoutError("WebSocket connection timed out") from err
         except RedirectRefusedError as err:
             raise OpenAIResponseError(
-                f"The host redirected the sideband ({err}); redirects are not followed"
+                f"The host redirected the WebSocket ({err}); redirects are not followed"
             ) from err
         except aiohttp.ClientError as err:
             raise OpenAIConnectionError(
                 f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
             ) from err
 
+    async def stream_speech(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        """Speak `body["input"]` (`POST /audio/speech`); yield the audio as it arrives."""
+        try:
+            async with self._session.post(
+                self.url("/audio/speech"),
+                json=body,
+                headers=self._headers,
+                params=self._params or None,
+                timeout=aiohttp.ClientTimeout(total=None, sock_read=self._timeout.total),
+                allow_redirects=False,
+            ) as resp:
+                if resp.status >= 300:
+                    _decode(resp, await resp.read(), "text")  # raises the error
+                async for chunk in resp.content.iter_any():
+                    yield chunk
+        except TimeoutError as err:
+            raise OpenAITimeoutError("No audio within the timeout") from err
+        except aiohttp.ClientError as err:
+            raise OpenAIConnectionError(
+                f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
+            ) from err
 
 def _key_carriers(
     api_key: str, placement: KeyPlacement, name: str | None, host: str

@@ -20,10 +20,10 @@ from homeassistant.components.assist_satellite.entity import AssistSatelliteStat
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_MODEL, DEFAULT_MODEL, DOMAIN, SUBENTRY_VOICE
+from .const import DOMAIN, SUBENTRY_VOICE
+from .entity import VoiceProfileEntity
 from .models import OpenAIConfigEntry
 from .realtime.call import RealtimeCall
 
@@ -51,7 +51,7 @@ async def async_setup_entry(
             )
 
 
-class OpenAIVoiceSatellite(AssistSatelliteEntity):
+class OpenAIVoiceSatellite(VoiceProfileEntity, AssistSatelliteEntity):
     """Shows the live Realtime calls of a voice profile and speaks into them.
 
     The base class speaks through an Assist pipeline: it resolves a message to TTS media and
@@ -60,7 +60,6 @@ class OpenAIVoiceSatellite(AssistSatelliteEntity):
     is set from the calls' events with `_set_state`.
     """
 
-    _attr_has_entity_name = True
     _attr_name = None
     _attr_translation_key = "voice"
     _attr_supported_features = (
@@ -70,16 +69,7 @@ class OpenAIVoiceSatellite(AssistSatelliteEntity):
     _unrecorded_attributes = frozenset({"call_ids", "usage"})
 
     def __init__(self, entry: OpenAIConfigEntry, subentry: ConfigSubentry) -> None:
-        self._entry = entry
-        self._profile_id = subentry.subentry_id
-        self._attr_unique_id = subentry.subentry_id
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, subentry.subentry_id)},
-            name=subentry.title,
-            manufacturer="OpenAI",
-            model=subentry.data.get(CONF_MODEL, DEFAULT_MODEL),
-            entry_type=DeviceEntryType.SERVICE,
-        )
+        super().__init__(entry, subentry, "satellite")
 
     @property
     def _calls(self) -> list[RealtimeCall]:

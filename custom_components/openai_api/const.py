@@ -54,6 +54,8 @@ CONF_ALLOW_EPHEMERAL: Final = "allow_ephemeral"
 CONF_ANSWER_CALLS: Final = "answer_calls"
 CONF_ALLOWED_CALLERS: Final = "allowed_callers"
 CONF_PHONE_USER: Final = "phone_user"
+CONF_TTS_MODEL: Final = "tts_model"
+CONF_ASSIST_PIPELINE: Final = "assist_pipeline"
 OFF: Final = "off"
 
 DEFAULT_PROFILE_NAME: Final = "Voice assistant"
@@ -73,3 +75,5 @@ DEFAULT_MAX_SESSIONS_PER_USER: Final = 1
 DEFAULT_MAX_DURATION: Final = 30  # minutes; OpenAI ends every session at 60
 DEFAULT_ALLOW_EPHEMERAL: Final = True
 DEFAULT_ANSWER_CALLS: Final = False
+DEFAULT_TTS_MODEL: Final = "gpt-4o-mini-tts"
+DEFAULT_STT_MODEL: Final = "gpt-4o-mini-transcribe"  # when the profile's transcription is off

@@ -136,8 +136,18 @@ class CallManager:
 
     @callback
     def _notify(self, call: RealtimeCall) -> None:
-        for listener in list(self._listeners[call.owner.profile_id]):
+        self._notify_profile(call.owner.profile_id)
+
+    @callback
+    def _notify_profile(self, profile_id: str) -> None:
+        for listener in list(self._listeners[profile_id]):
             listener()
+
+    @callback
+    def add_usage(self, profile_id: str, usage: Any) -> None:
+        """Count a response of the profile's pipeline entities (`usage` as the API sent it)."""
+        self.usage[profile_id].add(usage)
+        self._notify_profile(profile_id)
 
     @callback
     def _ended(self, call: RealtimeCall) -> None:

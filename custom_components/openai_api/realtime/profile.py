@@ -24,7 +24,9 @@ from ..const import (
     CONF_MAX_SESSIONS_PER_USER,
     CONF_MODEL,
     CONF_NOISE_REDUCTION,
+    CONF_ASSIST_PIPELINE,
     CONF_PHONE_USER,
+    CONF_TTS_MODEL,
     CONF_SPEED,
     CONF_TRANSCRIPTION_MODEL,
     CONF_TURN_DETECTION,
@@ -39,7 +41,9 @@ from ..const import (
     DEFAULT_MODEL,
     DEFAULT_NOISE_REDUCTION,
     DEFAULT_SPEED,
+    DEFAULT_STT_MODEL,
     DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_TTS_MODEL,
     DEFAULT_TURN_DETECTION,
     DEFAULT_VOICE,
     DOMAIN,
@@ -67,6 +71,8 @@ DEFAULT_PROFILE: Mapping[str, Any] = MappingProxyType(
         CONF_ALLOW_EPHEMERAL: DEFAULT_ALLOW_EPHEMERAL,
         CONF_ANSWER_CALLS: DEFAULT_ANSWER_CALLS,
         CONF_ALLOWED_CALLERS: [],
+        CONF_TTS_MODEL: DEFAULT_TTS_MODEL,
+        CONF_ASSIST_PIPELINE: True,
     }
 )
 
@@ -134,6 +140,37 @@ class VoiceProfile:
         return not allowed or (caller is not None and normalize_number(caller) in allowed)
 
     @property
+    def model(self) -> str:
+        """The Realtime model of the profile's sessions."""
+        return str(self._get(CONF_MODEL, None) or DEFAULT_MODEL)
+
+    @property
+    def voice(self) -> str:
+        """The voice the profile speaks with."""
+        return str(self._get(CONF_VOICE, None) or DEFAULT_VOICE)
+
+    @property
+    def speed(self) -> float:
+        """The speaking speed."""
+        return float(self._get(CONF_SPEED, DEFAULT_SPEED))
+
+    @property
+    def stt_model(self) -> str:
+        """The transcription model of the profile's speech-to-text entity."""
+        model = self._get(CONF_TRANSCRIPTION_MODEL, DEFAULT_TRANSCRIPTION_MODEL)
+        return str(model) if model and model != OFF else DEFAULT_STT_MODEL
+
+    @property
+    def tts_model(self) -> str:
+        """The speech model of the profile's text-to-speech entity."""
+        return str(self._get(CONF_TTS_MODEL, None) or DEFAULT_TTS_MODEL)
+
+    @property
+    def wants_pipeline(self) -> bool:
+        """Whether an Assist pipeline is made for this profile (once)."""
+        return bool(self._get(CONF_ASSIST_PIPELINE, False))
+
+    @property
     def llm_api_ids(self) -> list[str]:
         """The HA LLM APIs whose tools the model may call (none when absent)."""
         value = self.data.get(CONF_LLM_HASS_API)
@@ -157,15 +194,12 @@ class VoiceProfile:
         """
         session: dict[str, Any] = {
             "type": "realtime",
-            "model": self._get(CONF_MODEL, None) or DEFAULT_MODEL,
+            "model": self.model,
             "instructions": self.prompt if instructions is None else instructions,
             "output_modalities": ["audio"],
             "audio": {
                 "input": self._audio_input(),
-                "output": {
-                    "voice": self._get(CONF_VOICE, None) or DEFAULT_VOICE,
-                    "speed": float(self._get(CONF_SPEED, DEFAULT_SPEED)),
-                },
+                "output": {"voice": self.voice, "speed": self.speed},
             },
         }
         if tools:
