@@ -418,7 +418,8 @@ class _WebSocket:
         return reply["result"]
 
 
-REPAIR_WAIT = 5.0  # s
+# HA raises it within milliseconds of starting, unless the machine is very busy.
+REPAIR_WAIT = 10.0  # s
 
 
 async def _ignore_install_method_repair(client: _WebSocket) -> None:
