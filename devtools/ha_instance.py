@@ -3,12 +3,18 @@
 Used by `scripts/develop` and by the end-to-end tests: it writes a config folder, starts
 `python -m homeassistant`, completes onboarding through HA's own onboarding API (so the login
 is a real user) and creates the OpenAI config entry through the real config flow.
+
+HA runs with the Python in HA_PYTHON when set (scripts/lib/env.sh sets it for HA_RELEASE=newest:
+a second venv with the newest HA release), else with this process's Python. The instance starts
+with a clean log: no tracebacks, no repairs (see `prepare_config` and `onboard`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
+import json
 import os
 from pathlib import Path
 import signal
@@ -24,7 +30,9 @@ PASSWORD = "dev-password"
 CLIENT_ID = "http://127.0.0.1/"
 
 CONFIGURATION_YAML = """\
-# Written by devtools/ha_instance.py: a small, offline Home Assistant for this integration.
+# Written by devtools/ha_instance.py at every start: a small, offline Home Assistant for this
+# integration. Not `default_config`: only what the product needs, so nothing wants the internet.
+# The HTTP settings are in .storage/http (HA keeps them there since 2026.10), not here.
 homeassistant:
   name: OpenAI API dev
   latitude: 52.37
@@ -36,10 +44,6 @@ homeassistant:
   currency: EUR
   language: en
 
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-
 frontend:
 config:
 api:
@@ -50,11 +54,28 @@ history:
 logbook:
 conversation:
 assist_pipeline:
+# Lights for the voice to switch: "Kitchen light" for the demo ("turn on the kitchen light"),
+# exposed to Assist by `onboard`, and "Test light" for the end-to-end tests. Each is a template
+# light over a helper (the helpers are not exposed, so the model sees only the lights).
 input_boolean:
+  kitchen_light_power:
+    name: Kitchen light power
+    icon: mdi:toggle-switch-variant
   test_light_power:
     name: Test light power
 template:
   - light:
+      - name: Kitchen light
+        unique_id: openai_api_dev_kitchen_light
+        state: "{{{{ is_state('input_boolean.kitchen_light_power', 'on') }}}}"
+        turn_on:
+          action: input_boolean.turn_on
+          target:
+            entity_id: input_boolean.kitchen_light_power
+        turn_off:
+          action: input_boolean.turn_off
+          target:
+            entity_id: input_boolean.kitchen_light_power
       - name: Test light
         state: "{{{{ is_state('input_boolean.test_light_power', 'on') }}}}"
         turn_on:
@@ -72,8 +93,19 @@ logger:
 """
 
 
+DEMO_LIGHT = "light.kitchen_light"
+# The repair every "Home Assistant Core" installation (HA in a venv, as here) gets since 2025.12:
+# it is about how this dev instance runs HA, not about its configuration, so `onboard` ignores it
+# (as a user would, with "Ignore"). Every other repair stays visible.
+INSTALL_METHOD_REPAIR = ("homeassistant", "deprecated_method")
+BLUEPRINT_KINDS = ("automation", "script")
+
+
 def prepare_config(config_dir: Path, port: int) -> None:
-    """Write a config folder that loads the integration and blueprints from this checkout."""
+    """Write a config folder that loads the integration and blueprints from this checkout.
+
+    Called before every start; what a user did in the folder in between is kept.
+    """
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "configuration.yaml").write_text(CONFIGURATION_YAML.format(port=port))
     for name in ("automations.yaml", "scripts.yaml"):
@@ -85,13 +117,127 @@ def prepare_config(config_dir: Path, port: int) -> None:
     link = components / "openai_api"
     if not link.is_symlink():
         link.symlink_to(REPO / "custom_components" / "openai_api")
-    blueprints = config_dir / "blueprints"
-    for kind in ("automation", "script"):
-        target = blueprints / kind / "openai_api"
+    link_blueprints(config_dir)
+    storage = config_dir / ".storage"
+    storage.mkdir(exist_ok=True)
+    _write_http_settings(storage / "http", port)
+    _skip_location_step(storage / "onboarding")
+
+
+def link_blueprints(config_dir: Path) -> list[Path]:
+    """Link each of the repository's blueprints into `blueprints/<kind>/openai_api/`.
+
+    One symlink per file in a real folder: HA finds blueprints with `Path.glob("**/*.yaml")`,
+    which does not descend into a linked folder on Python 3.14 but does list linked files, and a
+    linked file shows the repository's current text. The folder is the repository's: a link that
+    points elsewhere or nowhere is replaced or removed, a folder link (older versions of this
+    script) becomes a real folder, and a copy of a repository blueprint (as the README's
+    "copy a file" suggests) is replaced by the link; a copy that differs from the repository's
+    file is kept beside it as `NAME.yaml.bak` (HA does not read it). Returns the backups made.
+    """
+    backups: list[Path] = []
+    for kind in BLUEPRINT_KINDS:
         source = REPO / "blueprints" / kind / "openai_api"
-        if source.exists() and not target.is_symlink():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(source)
+        target = config_dir / "blueprints" / kind / "openai_api"
+        if target.is_symlink():
+            target.unlink()
+        target.mkdir(parents=True, exist_ok=True)
+        wanted = {path.name: path for path in source.glob("*.yaml")} if source.is_dir() else {}
+        for entry in target.iterdir():
+            if entry.is_symlink() and entry.name not in wanted:
+                pointee = Path(os.readlink(entry))
+                if not entry.exists() or pointee.is_relative_to(REPO / "blueprints"):
+                    entry.unlink()
+        for name, path in wanted.items():
+            entry = target / name
+            if entry.is_symlink():
+                if Path(os.readlink(entry)) == path:
+                    continue
+                entry.unlink()
+            elif entry.exists():
+                if entry.read_bytes() != path.read_bytes():
+                    backup = entry.with_name(f"{name}.bak")
+                    entry.replace(backup)
+                    backups.append(backup)
+                    print(f"Kept your edited copy of blueprint {name} as {backup}", file=sys.stderr)
+                else:
+                    entry.unlink()
+            entry.symlink_to(path)
+    return backups
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _write_http_settings(path: Path, port: int) -> None:
+    """Set HA's HTTP settings in its store: listen on 127.0.0.1:`port`.
+
+    Since 2026.10 HA keeps them in `.storage/http`: YAML is migrated once, shows the repair "HTTP
+    YAML configuration is deprecated" and is then ignored. This writes the store the way HA
+    2026.10 does (format 2.2; newer releases migrate it on start), or, when it exists (perhaps
+    written by a newer release), changes just the address in its confirmed ("stable") settings
+    and drops an unconfirmed trial. HA is not running when this is called.
+    """
+    listen = {"server_host": ["127.0.0.1"], "server_port": port}
+    if path.exists():
+        store = json.loads(path.read_text())
+        data = store["data"]
+        if {k: data["stable"].get(k) for k in listen} == listen and data["pending"] is None:
+            return
+        data["stable"].update(listen)
+        data["pending"] = None
+        data["yaml_migration_done"] = True
+    else:
+        store = {
+            "version": 2,
+            "minor_version": 2,
+            "key": "http",
+            "data": {
+                "stable": {
+                    **listen,
+                    # HA's defaults (homeassistant/components/http/config.py)
+                    "cors_allowed_origins": ["https://cast.home-assistant.io"],
+                    "login_attempts_threshold": -1,
+                    "ip_ban_enabled": True,
+                    "ssl_profile": "modern",
+                    "use_x_frame_options": True,
+                    "created_at": datetime.now(UTC).isoformat(),
+                    "error": None,
+                    "error_message": None,
+                },
+                "pending": None,
+                "yaml_migration_done": True,
+            },
+        }
+    _write_json(path, store)
+
+
+def _skip_location_step(path: Path) -> None:
+    """Mark onboarding's location step ("core_config") done in a new config folder.
+
+    configuration.yaml sets the location, units and time zone that step asks for. Finishing it
+    through the API would also start the config flows HA offers a new install (met,
+    radio_browser, google_translate, shopping_list): the first two want the internet and log
+    tracebacks offline. The other steps (user, analytics, integration) run through the API.
+    """
+    if not path.exists():
+        _write_json(
+            path,
+            {
+                "version": 4,
+                "minor_version": 1,
+                "key": "onboarding",
+                "data": {"done": ["core_config"]},
+            },
+        )
+
+
+def python() -> str:
+    """The Python that runs Home Assistant: HA_PYTHON (another HA release) or this one."""
+    return os.environ.get("HA_PYTHON") or sys.executable
 
 
 @dataclass
@@ -120,7 +266,7 @@ async def start(config_dir: Path, port: int, *, log: Path | None = None) -> Home
     out = open(log, "ab") if log else None  # noqa: ASYNC230, SIM115 - handed to the child process
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
+        python(),
         "-m",
         "homeassistant",
         "--config",
@@ -218,6 +364,8 @@ async def onboard(ha: HomeAssistantProcess) -> str:
                 ("analytics", {}),
                 ("integration", {"client_id": CLIENT_ID, "redirect_uri": CLIENT_ID}),
             ):
+                if steps.get(step):
+                    continue
                 async with session.post(
                     f"{ha.url}/api/onboarding/{step}", json=body, headers=headers
                 ) as resp:
@@ -225,7 +373,81 @@ async def onboard(ha: HomeAssistantProcess) -> str:
         ha.token = await _login(session, ha.url)
         await _confirm_http_config(session, ha)
         await _wait_running(session, ha)
+        async with session.ws_connect(f"{ha.url}/api/websocket") as ws:
+            client = _WebSocket(ws)
+            await client.auth(ha.token)
+            await client.command(
+                type="homeassistant/expose_entity",
+                assistants=["conversation"],
+                entity_ids=[DEMO_LIGHT],
+                should_expose=True,
+            )
+            await _ignore_install_method_repair(client)
     return ha.token
+
+
+class _WebSocket:
+    """The few websocket calls `onboard` makes."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self._id = 0
+
+    async def auth(self, token: str) -> None:
+        await self.ws.receive_json()  # auth_required
+        await self.ws.send_json({"type": "auth", "access_token": token})
+        if (reply := await self.ws.receive_json())["type"] != "auth_ok":
+            raise RuntimeError(f"Websocket authentication failed: {reply}")
+
+    async def send(self, **msg: Any) -> int:
+        self._id += 1
+        await self.ws.send_json({"id": self._id, **msg})
+        return self._id
+
+    async def receive(self, msg_id: int) -> dict[str, Any]:
+        """The next message for `msg_id` (events of other subscriptions are dropped)."""
+        while True:
+            reply = dict(await self.ws.receive_json())
+            if reply.get("id") == msg_id:
+                return reply
+
+    async def command(self, **msg: Any) -> Any:
+        reply = await self.receive(await self.send(**msg))
+        if not reply.get("success"):
+            raise RuntimeError(f"{msg['type']} failed: {reply}")
+        return reply["result"]
+
+
+# HA raises it within milliseconds of starting, unless the machine is very busy.
+REPAIR_WAIT = 10.0  # s
+
+
+async def _ignore_install_method_repair(client: _WebSocket) -> None:
+    """Ignore the repair HA raises for a venv install (INSTALL_METHOD_REPAIR), as a user would.
+
+    HA raises it just after it has started; this waits for it a little (a release that no
+    longer raises it costs that wait).
+    """
+    domain, issue_id = INSTALL_METHOD_REPAIR
+    subscription = await client.send(
+        type="subscribe_events", event_type="repairs_issue_registry_updated"
+    )
+    if not (await client.receive(subscription)).get("success"):
+        return
+    issues = (await client.command(type="repairs/list_issues"))["issues"]
+    found = [i for i in issues if (i["domain"], i["issue_id"]) == INSTALL_METHOD_REPAIR]
+    if not found:
+        try:
+            async with asyncio.timeout(REPAIR_WAIT):
+                while True:
+                    data = (await client.receive(subscription))["event"]["data"]
+                    if (data["domain"], data["issue_id"]) == INSTALL_METHOD_REPAIR:
+                        break
+        except TimeoutError:
+            return
+    elif found[0]["ignored"]:
+        return
+    await client.command(type="repairs/ignore_issue", domain=domain, issue_id=issue_id, ignore=True)
 
 
 async def _wait_running(session: aiohttp.ClientSession, ha: HomeAssistantProcess) -> None:
@@ -281,15 +503,27 @@ async def ensure_entry(ha: HomeAssistantProcess, api_key: str, base_url: str) ->
         return dict(result["result"])
 
 
-def banner(ha: HomeAssistantProcess, base_url: str, simulated: bool) -> str:
+async def version(ha: HomeAssistantProcess) -> str:
+    """The running Home Assistant's version."""
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {ha.token}"}) as session,
+        session.get(f"{ha.url}/api/config") as resp,
+    ):
+        resp.raise_for_status()
+        return str((await resp.json())["version"])
+
+
+def banner(ha: HomeAssistantProcess, base_url: str, simulated: bool, version: str = "") -> str:
     """What `scripts/develop` prints once HA is ready."""
     target = "the local Realtime simulator" if simulated else "OpenAI"
+    name = f"Home Assistant {version}" if version else "Home Assistant"
     return textwrap.dedent(
         f"""
-        Home Assistant is running: {ha.url}
+        {name} is running: {ha.url}
           login:    {USERNAME} / {PASSWORD}
           config:   {ha.config_dir}
           account:  OpenAI API entry against {target} ({base_url})
+          try:      "Turn on the kitchen light" ({DEMO_LIGHT} is exposed to Assist)
         Stop with Ctrl+C.
         """
     )
