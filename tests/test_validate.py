@@ -137,13 +137,13 @@ def test_what_hassfest_allows_without_listing(repo: Path) -> None:
 
 def test_stale_duplicate_and_unknown_entries_fail(repo: Path) -> None:
     def change(m: dict[str, Any]) -> None:
-        m["dependencies"] += ["tts", "no_such_integration"]
+        m["dependencies"] += ["light", "no_such_integration"]
         m["after_dependencies"].append("http")
 
     edit_json(manifest(repo), change)
     problems = validate.check_dependencies(repo)
     assert len(problems) == 3, problems
-    assert any("'dependencies' lists tts, but nothing imports" in p for p in problems)
+    assert any("'dependencies' lists light, but nothing imports" in p for p in problems)
     assert any("no_such_integration, no such integration" in p for p in problems)
     assert any("http is in both" in p for p in problems)
 
@@ -481,3 +481,16 @@ def test_a_broken_quality_scale_fails(
 ) -> None:
     edit_yaml(quality_scale(repo), change)
     only(validate.check_quality_scale(repo), pattern)
+
+
+def test_entity_bases_are_checked_through_their_subclasses(repo: Path) -> None:
+    """A shared base (device info, unique id) is no entity; the classes built on it are."""
+    (integration(repo) / "base_entities.py").write_text(
+        "from homeassistant.helpers.entity import Entity\n"
+        "class Base(Entity):\n    _attr_has_entity_name = True\n    _attr_unique_id = 'x'\n"
+        "class Good(Base):\n    _attr_translation_key = 'good'\n"
+        "class Bad(Base):\n    pass\n"
+    )
+    problems = validate.check_quality_scale(repo)
+    assert any(re.search(r"entity-translations is done, but Bad set none of", p) for p in problems)
+    assert not any("Base" in p or "Good" in p for p in problems), problems
