@@ -9,6 +9,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .api import OpenAIAuthenticationError, OpenAIError
+from .assist_pipelines import async_make_pending_pipelines
 from .client import create_client, create_sideband_session
 from .const import CONF_WEBHOOK_SECRET, DOMAIN
 from .errors import to_home_assistant_error
@@ -20,7 +21,13 @@ from .realtime.models import EndReason
 from .services import async_setup_services
 from .websocket_api import async_register_websocket_api
 
-PLATFORMS = (Platform.ASSIST_SATELLITE,)
+PLATFORMS = (
+    Platform.ASSIST_SATELLITE,
+    Platform.BUTTON,
+    Platform.CONVERSATION,
+    Platform.STT,
+    Platform.TTS,
+)
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -57,6 +64,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: OpenAIConfigEntry) -> bo
     if entry.options.get(CONF_WEBHOOK_SECRET):
         IncomingCalls(hass, entry).async_register()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await async_make_pending_pipelines(hass, entry)
     return True
 
 

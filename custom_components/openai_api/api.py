@@ -387,6 +387,7 @@ class OpenAIClient:
                 f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
             ) from err
 
+
 def _key_carriers(
     api_key: str, placement: KeyPlacement, name: str | None, host: str
 ) -> tuple[dict[str, str], dict[str, str]]:

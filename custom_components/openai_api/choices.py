@@ -13,6 +13,7 @@ REALTIME_MODELS = (
     "gpt-audio-mini",
 )
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+TTS_MODELS = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")
 TRANSCRIPTION_MODELS = (
     "gpt-4o-mini-transcribe",
     "gpt-4o-transcribe",
@@ -25,6 +26,7 @@ __all__ = [
     "NOISE_REDUCTION_TYPES",
     "REALTIME_MODELS",
     "TRANSCRIPTION_MODELS",
+    "TTS_MODELS",
     "TURN_DETECTION_TYPES",
     "VOICES",
 ]

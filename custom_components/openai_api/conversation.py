@@ -91,7 +91,7 @@ class OpenAIConversationEntity(VoiceProfileEntity, conversation.ConversationEnti
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
 
     def _session_for(self, conversation_id: str) -> TextConversation:
-        """The conversation's session: kept for follow-ups, closed when the chat ends."""
+        """Return the conversation's session: kept for follow-ups, closed when the chat ends."""
         if (session := self._sessions.get(conversation_id)) is not None:
             self._sessions.move_to_end(conversation_id)
             return session

@@ -20,8 +20,8 @@ class VoiceProfileEntity(Entity):
         self._entry = entry
         self._profile_id = subentry.subentry_id
         # The satellite keeps the bare subentry id it always had.
-        self._attr_unique_id = subentry.subentry_id if key == "satellite" else (
-            f"{subentry.subentry_id}_{key}"
+        self._attr_unique_id = (
+            subentry.subentry_id if key == "satellite" else (f"{subentry.subentry_id}_{key}")
         )
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, subentry.subentry_id)},

@@ -29,6 +29,7 @@ from .choices import (
     NOISE_REDUCTION_TYPES,
     REALTIME_MODELS,
     TRANSCRIPTION_MODELS,
+    TTS_MODELS,
     TURN_DETECTION_TYPES,
     VOICES,
 )
@@ -36,6 +37,7 @@ from .const import (
     CONF_ALLOW_EPHEMERAL,
     CONF_ALLOWED_CALLERS,
     CONF_ANSWER_CALLS,
+    CONF_ASSIST_PIPELINE,
     CONF_EAGERNESS,
     CONF_MAX_DURATION,
     CONF_MAX_SESSIONS,
@@ -45,6 +47,7 @@ from .const import (
     CONF_PHONE_USER,
     CONF_SPEED,
     CONF_TRANSCRIPTION_MODEL,
+    CONF_TTS_MODEL,
     CONF_TURN_DETECTION,
     CONF_VOICE,
     DEFAULT_PROFILE_NAME,
@@ -114,6 +117,8 @@ def _profile_schema(
             probatio.Optional(CONF_PHONE_USER): SelectSelector(
                 SelectSelectorConfig(options=users, mode=SelectSelectorMode.DROPDOWN)
             ),
+            probatio.Required(CONF_TTS_MODEL): _select(TTS_MODELS, None, custom=True),
+            probatio.Required(CONF_ASSIST_PIPELINE): BooleanSelector(),
         }
     )
     return probatio.Schema(fields)

@@ -48,7 +48,7 @@ class OpenAITextToSpeech(VoiceProfileEntity, tts.TextToSpeechEntity):
     _attr_translation_key = "tts"
     _attr_supported_languages = LANGUAGES
     _attr_default_language = "en-US"  # the models speak the text's own language
-    _attr_supported_options = [tts.ATTR_VOICE, tts.ATTR_PREFERRED_FORMAT]
+    _attr_supported_options = [tts.ATTR_VOICE, tts.ATTR_PREFERRED_FORMAT]  # noqa: RUF012
 
     def __init__(self, entry: OpenAIConfigEntry, subentry: ConfigSubentry) -> None:
         super().__init__(entry, subentry, "tts")
@@ -62,7 +62,7 @@ class OpenAITextToSpeech(VoiceProfileEntity, tts.TextToSpeechEntity):
     @callback
     @override
     def async_get_supported_voices(self, language: str) -> list[tts.Voice]:
-        """The built-in voices, the profile's first."""
+        """Return the built-in voices, the profile's first."""
         own = self.profile.voice
         names = [own, *(v for v in VOICES if v != own)]
         return [tts.Voice(name, name) for name in names]
@@ -98,9 +98,7 @@ class OpenAITextToSpeech(VoiceProfileEntity, tts.TextToSpeechEntity):
         return extension, b"".join([chunk async for chunk in audio])
 
     @override
-    async def async_stream_tts_audio(
-        self, request: TTSAudioRequest
-    ) -> tts.TTSAudioResponse:
+    async def async_stream_tts_audio(self, request: TTSAudioRequest) -> tts.TTSAudioResponse:
         """Speak text while it is still being written: each sentence as soon as it is whole."""
         extension, audio = self._audio(request.message_gen, request.options)
         return tts.TTSAudioResponse(extension, audio)

@@ -39,7 +39,10 @@ class RealtimeSocket:
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as err:
             raise OpenAIConnectionError(f"The Realtime connection dropped: {err}") from err
 
-    async def receive(self, timeout: float = RECEIVE_TIMEOUT) -> dict[str, Any]:
+    async def receive(
+        self,
+        timeout: float = RECEIVE_TIMEOUT,  # noqa: ASYNC109 - the WebSocket's own receive timeout
+    ) -> dict[str, Any]:
         """Return the next server event; an `error` event raises."""
         while True:
             try:

@@ -18,12 +18,13 @@ from ..api import OpenAIClient
 PCM_RATE = 24000  # what /audio/speech sends as `pcm`: 24 kHz, 16-bit, mono
 MAX_INPUT = 4096  # characters per request, as the API allows
 # Speak a sentence as soon as it is complete; never wait for more than this many characters.
-SENTENCE_END = re.compile(r"(?<=[.!?;:。！？])\s+|\n+")
+# Full stops, including the CJK ones (U+3002, U+FF01, U+FF1F).
+SENTENCE_END = re.compile(r"(?<=[.!?;:\u3002\uff01\uff1f])\s+|\n+")
 MAX_PIECE = 400
 
 
 def wav_header(rate: int = PCM_RATE) -> bytes:
-    """A WAV header for 16-bit mono PCM of unknown length (for streaming)."""
+    """Return a WAV header for 16-bit mono PCM of unknown length (for streaming)."""
     size = 0xFFFFFFFF - 36  # "as long as the stream", as streaming WAV writers do
     return (
         b"RIFF"

@@ -23,7 +23,7 @@ RESPONSE_TIMEOUT = 60.0
 
 
 def _item(content: conversation.Content) -> list[dict[str, Any]]:
-    """The conversation items that stand for one piece of chat log content."""
+    """Return the conversation items that stand for one piece of chat log content."""
     if isinstance(content, conversation.UserContent):
         return [_message("user", "input_text", content.content)]
     if isinstance(content, conversation.ToolResultContent):
@@ -62,9 +62,7 @@ def _tool_output(content: conversation.ToolResultContent) -> dict[str, Any]:
 class TextConversation:
     """One HA conversation held as a Realtime session that answers in text."""
 
-    def __init__(
-        self, client: OpenAIClient, model: str, on_usage: Callable[[Any], None]
-    ) -> None:
+    def __init__(self, client: OpenAIClient, model: str, on_usage: Callable[[Any], None]) -> None:
         self._client = client
         self._model = model
         self._on_usage = on_usage
@@ -89,7 +87,9 @@ class TextConversation:
                     agent_id, self._deltas(socket)
                 ):
                     if isinstance(content, conversation.ToolResultContent):
-                        await socket.send({"type": "conversation.item.create", "item": _tool_output(content)})
+                        await socket.send(
+                            {"type": "conversation.item.create", "item": _tool_output(content)}
+                        )
                 self._sent = len(chat_log.content)
                 if not chat_log.unresponded_tool_results:
                     return
@@ -126,7 +126,7 @@ class TextConversation:
     async def _deltas(
         self, socket: RealtimeSocket
     ) -> AsyncIterator[conversation.AssistantContentDeltaDict]:
-        """The chat log deltas of one response, as its events arrive."""
+        """Yield the chat log deltas of one response, as its events arrive."""
         yield {"role": "assistant"}
         while True:
             event = await socket.receive(RESPONSE_TIMEOUT)
@@ -142,7 +142,7 @@ class TextConversation:
 
 
 def _instructions(chat_log: conversation.ChatLog) -> str:
-    """The system prompt HA rendered into the chat log (prompt, LLM API prompt, extra)."""
+    """Return the system prompt HA rendered into the chat log (prompt, API prompt, extra)."""
     first = chat_log.content[0] if chat_log.content else None
     return first.content if isinstance(first, conversation.SystemContent) else ""
 

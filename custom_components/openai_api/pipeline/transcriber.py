@@ -16,7 +16,7 @@ TRANSCRIPT_TIMEOUT = 30.0
 
 
 def transcription_session(model: str, language: str | None) -> dict[str, object]:
-    """The `session.update` of a transcription session for PCM the caller commits itself."""
+    """Return the `session.update` of a transcription session whose caller commits."""
     transcription: dict[str, object] = {"model": model}
     if language:
         transcription["language"] = language

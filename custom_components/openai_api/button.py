@@ -1,0 +1,43 @@
+"""A button per voice profile that makes its Assist pipeline (again)."""
+
+from __future__ import annotations
+
+from homeassistant.components.button import ButtonEntity
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .assist_pipelines import async_create_pipeline
+from .const import SUBENTRY_VOICE
+from .entity import VoiceProfileEntity
+from .models import OpenAIConfigEntry
+
+PARALLEL_UPDATES = 1
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: OpenAIConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the button of each voice profile."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_VOICE:
+            async_add_entities(
+                [CreatePipelineButton(entry, subentry)], config_subentry_id=subentry.subentry_id
+            )
+
+
+class CreatePipelineButton(VoiceProfileEntity, ButtonEntity):
+    """Makes an Assist pipeline named after the profile, with its three entities."""
+
+    _attr_translation_key = "create_pipeline"
+    _attr_entity_category = EntityCategory.CONFIG
+
+    def __init__(self, entry: OpenAIConfigEntry, subentry: ConfigSubentry) -> None:
+        super().__init__(entry, subentry, "create_pipeline")
+
+    async def async_press(self) -> None:
+        """Make the pipeline."""
+        await async_create_pipeline(self.hass, self.profile)
