@@ -78,7 +78,7 @@ async def play_turn(state: SimulatorState, request: web.Request) -> web.Response
 
 
 async def _turn_changes(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
+    if not request.body_exists:
         return {}
     try:
         body = json.loads(await request.read())

@@ -72,7 +72,7 @@ def _check(error: ApiError | None) -> None:
 
 async def _json_body(request: web.Request, *, required: bool = True) -> Any:
     """The JSON body (None when an optional body is absent)."""
-    if not required and not request.can_read_body:
+    if not required and not request.body_exists:
         return None
     if request.content_type != "application/json":
         raise Refused(
