@@ -223,7 +223,8 @@ def _to_api_error(error: ValidationError, prefix: str) -> ApiError:
 
 
 def _range_error(error: ValidationError, param: str | None) -> ApiError:
-    kind = "integer" if isinstance(error.instance, int) else "decimal"
+    # The field's type names the kind (a speed of 9 is a decimal above its maximum).
+    kind = "integer" if error.schema.get("type") == "integer" else "decimal"
     above = error.validator in ("maximum", "exclusiveMaximum")
     sign = {"maximum": "<=", "exclusiveMaximum": "<", "minimum": ">=", "exclusiveMinimum": ">"}
     return ApiError(

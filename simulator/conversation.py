@@ -29,6 +29,11 @@ GENERATION_SHARE = 0.4  # the model generates its audio this much faster than it
 ARGUMENT_STEP = 0.04  # between deltas of a function call's arguments
 CANNED_REPLY = "Okay."  # what the model says when asked for a response without a script
 DEFAULT_USAGE = {"input_tokens": 50, "output_tokens": 10, "total_tokens": 60}
+# What the API reports after every response (far from any limit here).
+RATE_LIMITS = [
+    {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
+    {"name": "tokens", "limit": 40000, "remaining": 39000, "reset_seconds": 1.5},
+]
 # An announcement as the integration asks for it: the message is between the first `"` after
 # `: ` and the last `"`.
 _ANNOUNCEMENT = re.compile(r'\ASay exactly this\b[^:]*: "(.*)"', re.DOTALL)
@@ -382,6 +387,7 @@ class Conversation:
                 "response": self._object(response, status, output, _usage(usage), details),
             }
         )
+        await self.send({"type": "rate_limits.updated", "rate_limits": RATE_LIMITS})
 
     def interrupt(self, reason: str) -> bool:
         """Stop what the model is doing (generating, or speaking); whether anything stopped."""

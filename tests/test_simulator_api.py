@@ -78,6 +78,11 @@ def _multipart(sdp: str, session: Any = None, **extra: str) -> aiohttp.FormData:
         ({"expires_after": {"seconds": 7201}}, "expires_after.seconds", "integer_above_max_value"),
         ({"expires_after": {"seconds": "600"}}, "expires_after.seconds", "invalid_type"),
         (
+            {"session": {"type": "realtime", "audio": {"output": {"speed": 9}}}},
+            "session.audio.output.speed",
+            "decimal_above_max_value",
+        ),
+        (
             {"session": {"type": "realtime", "max_output_tokens": 4097}},
             "session.max_output_tokens",
             "integer_above_max_value",
