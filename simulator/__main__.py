@@ -63,18 +63,21 @@ async def turn(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    main = argparse.ArgumentParser(prog="python -m simulator", description=__doc__.split("\n")[0])
-    main.add_argument("--host", default="127.0.0.1")
-    main.add_argument("--port", type=int, default=8199)
-    main.add_argument("--api-key", default="sk-simulator")
+    main = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description="Serve the local OpenAI Realtime API, or play a voice turn in a running one.",
+    )
+    main.add_argument("--host", default="127.0.0.1", help="where to listen (127.0.0.1)")
+    main.add_argument("--port", type=int, default=8199, help="port to listen on (8199)")
+    main.add_argument("--api-key", default="sk-simulator", help="the key clients must send")
     commands = main.add_subparsers(dest="command")
     play = commands.add_parser(
         "turn",
         help="play a voice turn in a call of a running simulator, as if the caller spoke",
     )
     play.add_argument("--call-id", help="the call (default: the newest live call)")
-    play.add_argument("--host", default="127.0.0.1")
-    play.add_argument("--port", type=int, default=8199)
+    play.add_argument("--host", default="127.0.0.1", help="the simulator's host (127.0.0.1)")
+    play.add_argument("--port", type=int, default=8199, help="the simulator's port (8199)")
     play.add_argument("--transcript", help="what the caller says")
     play.add_argument("--tool", help="end of the tool name to call (HassTurnOff), or none")
     play.add_argument("--arguments", help="the tool's arguments, as JSON")
