@@ -228,9 +228,15 @@ class Conversation:
         )
 
     async def answer(self, turn: Turn, *, tool_timeout: float = 10.0) -> None:
-        """The model's side of a turn (when the session creates responses by itself)."""
-        settings = sessions.turn_detection(self.session())
-        if settings is not None and not settings.get("create_response", True):
+        """The model's side of a turn (when the session creates responses by itself).
+
+        A transcription session has no model to answer: its turns end with the transcript.
+        """
+        session = self.session()
+        settings = sessions.turn_detection(session)
+        if session.get("type") != "realtime" or (
+            settings is not None and not settings.get("create_response", True)
+        ):
             return
         response = self.reserve({})
         if isinstance(response, ApiError):

@@ -294,3 +294,19 @@ async def test_speaking_through_home_assistant_turns_on_the_light(
     assert output.source == "sideband" and output.error is None
     await until(lambda: peer.peak_level > 0.1, timeout=15)
     assert not [r for r in call.received if r.error is not None]
+
+
+async def test_a_transcription_session_only_transcribes(simulator: RealtimeSimulator) -> None:
+    call = simulator.add_call(
+        {
+            "type": "transcription",
+            "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}},
+        }
+    )
+    await call.user_turn(VOICE_TURN)
+    await until(
+        lambda: any(
+            e["type"] == "conversation.item.input_audio_transcription.completed" for e in call.sent
+        )
+    )
+    assert not [e for e in call.sent if e["type"].startswith("response.")]
