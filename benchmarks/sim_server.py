@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from simulator import RealtimeSimulator
-from simulator.app import Fault
+from simulator.faults import Fault
 
 
 async def serve(api_key: str) -> None:

@@ -1,16 +1,29 @@
-"""`python -m simulator --port 8199 --api-key sk-...`: run the simulator until interrupted."""
+"""The simulator from the command line.
+
+python -m simulator [--host H] [--port 8199] [--api-key sk-...]    serve until interrupted
+python -m simulator turn [--call-id rtc_...] [--port 8199] [--transcript ...] [--tool ...]
+                                                                   play a voice turn in a
+                                                                   running simulator's call
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
+import sys
+from typing import Any
 
-from . import RealtimeSimulator
+import aiohttp
+
+from .app import RealtimeSimulator
+from .control import CONTROL_PREFIX
 
 
-async def _main(args: argparse.Namespace) -> None:
+async def serve(args: argparse.Namespace) -> None:
+    """Run the simulator until SIGINT or SIGTERM."""
     sim = RealtimeSimulator(api_key=args.api_key)
     await sim.start(host=args.host, port=args.port)
     print(f"base_url={sim.base_url}", flush=True)
@@ -22,14 +35,63 @@ async def _main(args: argparse.Namespace) -> None:
     await sim.stop()
 
 
+async def turn(args: argparse.Namespace) -> int:
+    """Ask a running simulator to play a turn; print its answer; 0 when it plays."""
+    path = f"calls/{args.call_id}/turn" if args.call_id else "turn"
+    body: dict[str, Any] = {}
+    for field in ("transcript", "reply"):
+        if getattr(args, field) is not None:
+            body[field] = getattr(args, field)
+    if args.tool is not None:
+        body["tool"] = None if args.tool in ("", "none") else args.tool
+    if args.arguments is not None:
+        body["arguments"] = json.loads(args.arguments)
+    url = f"http://{args.host}:{args.port}{CONTROL_PREFIX}/{path}"
+    try:
+        async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
+            answer = await resp.json()
+    except aiohttp.ClientError as err:
+        print(f"No simulator at {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 2
+    if resp.status != 202:
+        print(answer.get("error", answer), file=sys.stderr)
+        return 1
+    tool = f", calling {answer['tool']}" if answer["tool"] else ", no tool call"
+    print(f"{answer['call_id']}: \u201c{answer['transcript']}\u201d{tool}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    main = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description="Serve the local OpenAI Realtime API, or play a voice turn in a running one.",
+    )
+    main.add_argument("--host", default="127.0.0.1", help="where to listen (127.0.0.1)")
+    main.add_argument("--port", type=int, default=8199, help="port to listen on (8199)")
+    main.add_argument("--api-key", default="sk-simulator", help="the key clients must send")
+    commands = main.add_subparsers(dest="command")
+    play = commands.add_parser(
+        "turn",
+        help="play a voice turn in a call of a running simulator, as if the caller spoke",
+    )
+    play.add_argument("--call-id", help="the call (default: the newest live call)")
+    play.add_argument("--host", default="127.0.0.1", help="the simulator's host (127.0.0.1)")
+    play.add_argument("--port", type=int, default=8199, help="the simulator's port (8199)")
+    play.add_argument("--transcript", help="what the caller says")
+    play.add_argument("--tool", help="end of the tool name to call (HassTurnOff), or none")
+    play.add_argument("--arguments", help="the tool's arguments, as JSON")
+    play.add_argument("--reply", help="what the model answers")
+    return main
+
+
 def main() -> None:
-    """Parse arguments and serve."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8199)
-    parser.add_argument("--api-key", default="sk-simulator")
+    """Parse arguments and run."""
+    args = parser().parse_args()
+    if args.command == "turn":
+        sys.exit(asyncio.run(turn(args)))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(parser.parse_args()))
+        asyncio.run(serve(args))
 
 
 if __name__ == "__main__":

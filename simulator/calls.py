@@ -1,60 +1,35 @@
-"""Realtime calls in the simulator: event fan-out, client events, scripted turns.
+"""A Realtime call in the simulator: its transports, the client events it accepts, its voice.
 
 Every server event of a call goes to its WebRTC data channel (`oai-events`) and to every
-sideband WebSocket attached to it, as the real API does. Tests script a turn of the
-conversation with `SimCall.user_turn(...)`; a browser can also trigger the default turn just by
-speaking (audio above a level) when `auto_turn` is set.
+sideband WebSocket attached to it, as the real API does. Every client event, from either, is
+checked against its schema in the spec before it is applied; an invalid one is answered with
+an `error` event (naming the field, and the event by its `event_id`) and not applied.
+
+A call with a WebRTC peer listens to the caller: when the incoming audio is speech (loud for a
+while, then quiet) it plays `auto_turn`, as if the model had understood a request. Tests script
+turns with `SimCall.user_turn(...)`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 import json
-import secrets
 import time
 from typing import Any
 
 from aiohttp import web
 
+from . import contract, sessions
+from .conversation import VOICE_TURN, Conversation, Response, Turn, new_id
+from .errors import ApiError
+from .vad import Activity, VadSettings, VoiceActivity
 from .webrtc import MediaPeer
 
-SPEECH_LEVEL = 0.02  # RMS above which incoming audio counts as speech
-SPEECH_FRAMES = 10  # 200 ms of it starts a turn
-
-CLIENT_EVENT_TYPES = frozenset(
-    {
-        "session.update",
-        "input_audio_buffer.append",
-        "input_audio_buffer.commit",
-        "input_audio_buffer.clear",
-        "conversation.item.create",
-        "conversation.item.retrieve",
-        "conversation.item.truncate",
-        "conversation.item.delete",
-        "response.create",
-        "response.cancel",
-        "output_audio_buffer.clear",
-    }
-)
-
-
-def _id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"
-
-
-@dataclass
-class Turn:
-    """One scripted exchange: the user speaks, the model maybe calls a tool, then answers."""
-
-    transcript: str = "Turn on the test light"
-    tool_name: str | None = "intent__HassTurnOn"  # HA 2026 namespaces LLM API tools
-    tool_arguments: dict[str, Any] | None = field(default_factory=lambda: {"name": "Test light"})
-    reply: str = "The test light is on."
-    usage: dict[str, int] = field(
-        default_factory=lambda: {"input_tokens": 120, "output_tokens": 30, "total_tokens": 150}
-    )
+Handler = Callable[[dict[str, Any]], Awaitable[ApiError | None]]
 
 
 @dataclass
@@ -64,13 +39,14 @@ class ReceivedEvent:
     source: str  # "datachannel" or "sideband"
     event: dict[str, Any]
     at: float = field(default_factory=time.perf_counter)  # when it arrived (perf_counter)
+    error: ApiError | None = None  # why it was refused (None: it was valid)
 
 
 class SimCall:
     """One call: its session, media peer, sideband sockets and the events exchanged."""
 
     def __init__(self, session: dict[str, Any], *, ephemeral: bool) -> None:
-        self.call_id = _id("rtc")
+        self.call_id = new_id("rtc")
         self.session = session
         self.ephemeral = ephemeral
         self.peer: MediaPeer | None = None
@@ -81,19 +57,52 @@ class SimCall:
         self.sent_at: list[float] = []  # perf_counter when each of `sent` went out
         self.hung_up = False
         self.hangup_reason: str | None = None
+        # The turn the caller's speech plays (None: speech is not listened to).
         self.auto_turn: Turn | None = None
-        self._speech_frames = 0
-        self._auto_started = False
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._waiters: list[
             tuple[Callable[[ReceivedEvent], bool], asyncio.Future[ReceivedEvent]]
         ] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._vad = VoiceActivity()
+        self._speech_item: str | None = None
+        self._heard: asyncio.Task[Any] | None = None  # the last step of the caller's speech
+        self._inbox: asyncio.Task[Any] | None = None  # the last client event being applied
+        self.conversation = Conversation(self.send, lambda: self.session, self.spawn)
+        self._handlers: dict[str, Handler] = {
+            "session.update": self._update_session,
+            "response.create": self._create_response,
+            "response.cancel": self._cancel_response,
+            "conversation.item.create": self.conversation.create_item,
+            "conversation.item.retrieve": self._retrieve_item,
+            "conversation.item.delete": self._delete_item,
+            "conversation.item.truncate": self._truncate_item,
+            "input_audio_buffer.append": self._append_audio,
+            "input_audio_buffer.commit": self._commit_audio,
+            "input_audio_buffer.clear": self._clear_audio,
+            "output_audio_buffer.clear": self._clear_output_audio,
+        }
+
+    def attach(self, peer: MediaPeer, auto_turn: Turn | None = VOICE_TURN) -> None:
+        """Give the call its media: it speaks in real time and listens to the caller."""
+        self.peer = peer
+        self.auto_turn = auto_turn
+        self.conversation.speaker = peer.speaker
+        self.conversation.pace = 1.0
+
+    @property
+    def pace(self) -> float:
+        """How fast the model's side runs: 1.0 real time, 0 without waiting (media-less calls)."""
+        return self.conversation.pace
+
+    @pace.setter
+    def pace(self, value: float) -> None:
+        self.conversation.pace = value
 
     # --- transport ---------------------------------------------------------------------
 
     async def send(self, event: dict[str, Any]) -> None:
         """Send a server event to the data channel and every sideband socket."""
-        event = {"event_id": _id("event"), **event}
+        event = {"event_id": new_id("event"), **event}
         text = json.dumps(event)
         if self.peer is not None:
             self.peer.send(text)
@@ -108,57 +117,57 @@ class SimCall:
 
     def receive(self, text: str, source: str) -> None:
         """Handle a client event from the data channel or a sideband socket."""
+        at = time.perf_counter()
         try:
             event = json.loads(text)
         except ValueError:
-            self.spawn(self._error("invalid_json", "The message is not JSON", None))
-            return
-        if not isinstance(event, dict) or event.get("type") not in CLIENT_EVENT_TYPES:
-            kind = event.get("type") if isinstance(event, dict) else None
             self.spawn(
-                self._error("invalid_value", f"Invalid value: '{kind}'. Unknown event type", "type")
+                self.send(
+                    ApiError("The message is not valid JSON.", code="invalid_json").event(None)
+                )
             )
             return
-        received = ReceivedEvent(source, event)
+        error = contract.validate_client_event(event)
+        event_id = event.get("event_id") if isinstance(event, dict) else None
+        if isinstance(event, dict):
+            self._record(ReceivedEvent(source, event, at, error))
+        # One at a time, in order: a tool's output is in the conversation before the
+        # `response.create` that follows it is answered.
+        self._inbox = self._chain(
+            self._inbox, self._apply(event, event_id if isinstance(event_id, str) else None, error)
+        )
+
+    def _record(self, received: ReceivedEvent) -> None:
         self.received.append(received)
         for predicate, future in list(self._waiters):
             if not future.done() and predicate(received):
                 future.set_result(received)
                 self._waiters.remove((predicate, future))
-        kind = event["type"]
-        if kind == "session.update":
-            self.session.update(event.get("session") or {})
-            self.spawn(self.send({"type": "session.updated", "session": self.session}))
-        elif kind == "response.create":
-            self.spawn(self._respond(event.get("response") or {}))
 
-    async def _error(self, code: str, message: str, param: str | None) -> None:
-        await self.send(
-            {
-                "type": "error",
-                "error": {
-                    "type": "invalid_request_error",
-                    "code": code,
-                    "message": message,
-                    "param": param,
-                },
-            }
-        )
+    async def _apply(self, event: Any, event_id: str | None, error: ApiError | None) -> None:
+        if error is None:
+            error = await self._handlers[event["type"]](event)
+        if error is not None:
+            await self.send(error.event(event_id))
 
-    def audio_level(self, level: float) -> None:
-        """Called for every incoming audio frame: speech starts the automatic turn."""
-        if self.auto_turn is None or self._auto_started:
-            return
-        self._speech_frames = self._speech_frames + 1 if level > SPEECH_LEVEL else 0
-        if self._speech_frames >= SPEECH_FRAMES:
-            self._auto_started = True
-            self.spawn(self.user_turn(self.auto_turn))
-
-    def spawn(self, coro: Awaitable[Any]) -> None:
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         """Run a coroutine that ends with the call."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _chain(
+        self, previous: asyncio.Task[Any] | None, step: Awaitable[None]
+    ) -> asyncio.Task[Any]:
+        """Run `step` once `previous` is done: steps of one kind keep their order."""
+
+        async def after() -> None:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            await step
+
+        return self.spawn(after())
 
     async def wait_for(
         self, predicate: Callable[[ReceivedEvent], bool], timeout: float = 10.0
@@ -171,137 +180,156 @@ class SimCall:
         self._waiters.append((predicate, future))
         return await asyncio.wait_for(future, timeout)
 
-    # --- the scripted conversation -------------------------------------------------------
+    async def greet(self) -> None:
+        """`session.created` on the data channel once it opens, as the API does."""
+        assert self.peer is not None
+        try:
+            await asyncio.wait_for(self.peer.channel_open.wait(), 30)
+        except TimeoutError:
+            return
+        await self.send({"type": "session.created", "session": self.session})
+
+    # --- the caller's voice --------------------------------------------------------------
+
+    def audio_level(self, level: float, seconds: float) -> None:
+        """Called for every incoming audio frame: speech plays `auto_turn`."""
+        turn = sessions.turn_detection(self.session)
+        if self.auto_turn is None or turn is None:
+            return
+        activity = self._vad.feed(level, seconds, VadSettings.from_turn_detection(turn))
+        if activity is Activity.STARTED:
+            self._speech_item = new_id("item")
+            self._heard = self._chain(self._heard, self._speech_started(self._speech_item))
+        elif activity is Activity.STOPPED and self._speech_item is not None:
+            item_id, self._speech_item = self._speech_item, None
+            self._heard = self._chain(self._heard, self._speech_stopped(item_id, self.auto_turn))
+
+    async def _speech_started(self, item_id: str) -> None:
+        await self.conversation.speech_started(item_id, int(self._vad.started_at * 1000))
+
+    async def _speech_stopped(self, item_id: str, turn: Turn) -> None:
+        vad = self._vad
+        await self.conversation.speech_stopped(item_id, int(vad.last_voice * 1000))
+        heard = vad.last_voice - vad.started_at
+        await self.conversation.commit(item_id, turn.transcript, heard)
+        self.spawn(self.conversation.answer(turn))
 
     async def user_turn(self, turn: Turn | None = None, *, tool_timeout: float = 10.0) -> None:
-        """Play one turn: speech, transcript, maybe a tool call (waiting for its output)."""
-        turn = turn or Turn()
-        item_id = _id("item")
-        await self.send(
-            {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": item_id}
-        )
-        await self.send(
-            {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 900, "item_id": item_id}
-        )
-        await self.send(
-            {"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None}
-        )
+        """Play one turn: speech, transcript, maybe a tool call (waiting for its output).
+
+        `Turn()` is the test turn (the model calls `intent__HassTurnOn` on "Test light").
+        """
+        await self.conversation.user_turn(turn or Turn(), tool_timeout=tool_timeout)
+
+    # --- client events -----------------------------------------------------------------
+
+    async def _update_session(self, event: dict[str, Any]) -> ApiError | None:
+        update = event["session"]
+        if update["type"] != self.session["type"]:
+            return ApiError(
+                f"Cannot change the session type from '{self.session['type']}' to "
+                f"'{update['type']}'.",
+                "session.type",
+                "invalid_value",
+            )
+        voice = ((update.get("audio") or {}).get("output") or {}).get("voice")
+        current = ((self.session.get("audio") or {}).get("output") or {}).get("voice")
+        if voice is not None and voice != current and self.conversation.audio_spoken:
+            return ApiError(
+                "Cannot update a conversation's voice if assistant audio is present.",
+                "session.audio.output.voice",
+                "cannot_update_voice",
+            )
+        self.session = sessions.updated_session(self.session, update)
+        await self.send({"type": "session.updated", "session": self.session})
+        return None
+
+    async def _create_response(self, event: dict[str, Any]) -> ApiError | None:
+        response = self.conversation.reserve(event.get("response") or {})
+        if isinstance(response, ApiError):
+            return response
+        self.spawn(self._respond(response))
+        return None
+
+    async def _respond(self, response: Response) -> None:
+        """Answer a `response.create` (tests replace this to make the model hang)."""
+        await self.conversation.respond(response)
+
+    async def _cancel_response(self, event: dict[str, Any]) -> ApiError | None:
+        active = self.conversation.active
+        wanted = event.get("response_id")
+        if active is None or (wanted is not None and wanted != active.id):
+            return ApiError(
+                "Cancellation failed: no active response found", code="response_cancel_not_active"
+            )
+        self.conversation.interrupt("client_cancelled")
+        return None
+
+    async def _retrieve_item(self, event: dict[str, Any]) -> ApiError | None:
+        item = self.conversation.find_item(event["item_id"])
+        if isinstance(item, ApiError):
+            return item
+        await self.send({"type": "conversation.item.retrieved", "item": item})
+        return None
+
+    async def _delete_item(self, event: dict[str, Any]) -> ApiError | None:
+        item = self.conversation.find_item(event["item_id"])
+        if isinstance(item, ApiError):
+            return item
+        del self.conversation.items[item["id"]]
+        await self.send({"type": "conversation.item.deleted", "item_id": item["id"]})
+        return None
+
+    async def _truncate_item(self, event: dict[str, Any]) -> ApiError | None:
+        item = self.conversation.find_item(event["item_id"])
+        if isinstance(item, ApiError):
+            return item
+        if item.get("role") != "assistant":
+            return ApiError(
+                "Only assistant message items can be truncated.", "item_id", "invalid_value"
+            )
         await self.send(
             {
-                "type": "conversation.item.input_audio_transcription.completed",
-                "item_id": item_id,
-                "content_index": 0,
-                "transcript": turn.transcript,
-                "usage": {"type": "duration", "seconds": 1},
-            }
-        )
-        if turn.tool_name is None:
-            await self._respond({}, reply=turn.reply, usage=turn.usage)
-            return
-        response_id, call_id = _id("resp"), _id("call")
-        arguments = json.dumps(turn.tool_arguments or {})
-        item = {
-            "id": _id("item"),
-            "object": "realtime.item",
-            "type": "function_call",
-            "status": "completed",
-            "call_id": call_id,
-            "name": turn.tool_name,
-            "arguments": arguments,
-        }
-        await self.send(
-            {"type": "response.created", "response": self._response(response_id, "in_progress", [])}
-        )
-        await self.send(
-            {
-                "type": "response.function_call_arguments.done",
-                "response_id": response_id,
+                "type": "conversation.item.truncated",
                 "item_id": item["id"],
-                "output_index": 0,
-                "call_id": call_id,
-                "name": turn.tool_name,
-                "arguments": arguments,
+                "content_index": event["content_index"],
+                "audio_end_ms": event["audio_end_ms"],
             }
         )
-        await self.send(
-            {
-                "type": "response.done",
-                "response": self._response(response_id, "completed", [item], turn.usage),
-            }
-        )
-        self._pending_reply = (turn.reply, turn.usage)
-        await self.wait_for(
-            lambda r: (
-                r.event["type"] == "conversation.item.create"
-                and (r.event.get("item") or {}).get("type") == "function_call_output"
-                and r.event["item"].get("call_id") == call_id
-            ),
-            tool_timeout,
-        )
+        return None
 
-    _pending_reply: tuple[str, dict[str, int]] | None = None
+    async def _append_audio(self, event: dict[str, Any]) -> ApiError | None:
+        try:
+            self.conversation.input_audio_bytes += len(
+                base64.b64decode(event["audio"], validate=True)
+            )
+        except binascii.Error:
+            return ApiError("Invalid 'audio': not valid base64.", "audio", "invalid_value")
+        return None
 
-    async def _respond(
-        self,
-        response: dict[str, Any],
-        *,
-        reply: str | None = None,
-        usage: dict[str, int] | None = None,
-    ) -> None:
-        """Answer a `response.create` (or a turn without tools) with audio and a transcript."""
-        if reply is None and self._pending_reply is not None:
-            reply, usage = self._pending_reply
-            self._pending_reply = None
-        if reply is None:
-            instructions = str(response.get("instructions") or "")
-            reply = instructions.split(": ", 1)[-1] if instructions else "OK."
-        usage = usage or {"input_tokens": 50, "output_tokens": 10, "total_tokens": 60}
-        response_id, item_id = _id("resp"), _id("item")
-        item = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "status": "completed",
-            "role": "assistant",
-            "content": [{"type": "output_audio", "transcript": reply}],
-        }
-        await self.send(
-            {"type": "response.created", "response": self._response(response_id, "in_progress", [])}
-        )
-        await self.send({"type": "output_audio_buffer.started", "response_id": response_id})
-        await self.send(
-            {
-                "type": "response.output_audio_transcript.done",
-                "response_id": response_id,
-                "item_id": item_id,
-                "output_index": 0,
-                "content_index": 0,
-                "transcript": reply,
-            }
-        )
-        await self.send(
-            {
-                "type": "response.done",
-                "response": self._response(response_id, "completed", [item], usage),
-            }
-        )
-        await asyncio.sleep(0.05)
-        await self.send({"type": "output_audio_buffer.stopped", "response_id": response_id})
+    async def _commit_audio(self, _event: dict[str, Any]) -> ApiError | None:
+        # 24 kHz 16-bit mono: 4800 bytes are the 100 ms the API needs at least.
+        held = self.conversation.input_audio_bytes
+        if held < 4800:
+            return ApiError(
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"100ms of audio, but buffer only has {held / 48:.2f}ms of audio.",
+                code="input_audio_buffer_commit_empty",
+            )
+        self.conversation.input_audio_bytes = 0
+        await self.conversation.commit(new_id("item"), "", held / 48000)
+        return None
 
-    def _response(
-        self,
-        response_id: str,
-        status: str,
-        output: list[dict[str, Any]],
-        usage: dict[str, int] | None = None,
-    ) -> dict[str, Any]:
-        return {
-            "id": response_id,
-            "object": "realtime.response",
-            "status": status,
-            "output": output,
-            "usage": usage,
-        }
+    async def _clear_audio(self, _event: dict[str, Any]) -> ApiError | None:
+        self.conversation.input_audio_bytes = 0
+        await self.send({"type": "input_audio_buffer.cleared"})
+        return None
+
+    async def _clear_output_audio(self, _event: dict[str, Any]) -> ApiError | None:
+        playing = self.conversation.playing
+        if playing is not None:
+            self.conversation.interrupt("client_cancelled")
+        return None
 
     # --- ending ----------------------------------------------------------------------
 
@@ -321,7 +349,8 @@ class SimCall:
 
     async def expire(self) -> None:
         """Behave like a session hitting the 60-minute limit."""
-        await self._error(
-            "session_expired", "Your session hit the maximum duration of 60 minutes.", None
+        error = ApiError(
+            "Your session hit the maximum duration of 60 minutes.", code="session_expired"
         )
+        await self.send(error.event(None))
         await self.end("session_expired")

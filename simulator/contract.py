@@ -1,58 +1,65 @@
-"""Validation against the official OpenAPI text of the Realtime API (simulator/openapi.json).
+"""Request bodies and client events checked against the spec, failures worded as OpenAI words them.
 
-Request bodies are checked with JSON Schema (Draft 2020-12) exactly as the document states, plus
-the ranges it states only in prose. Failures become OpenAI's error envelope with a `param`
-that names the field the way the API does (`session.tools[0].type`).
+`validate` runs the (rewritten, see spec.py) JSON Schema and turns the most relevant failure
+into the API's error: `unknown_parameter`, `missing_required_parameter`, `invalid_type`,
+`invalid_value`, `integer_above_max_value`, `string_above_max_length`, ... with a `param` that
+names the field the way the API does (`session.tools[0].type`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import cache
+from collections.abc import Iterable, Sequence
 import json
-from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match, relevance
-from referencing import Registry, Resource
+from jsonschema.exceptions import ValidationError, relevance
 
-SPEC_PATH = Path(__file__).with_name("openapi.json")
+from . import spec
+from .errors import ApiError
 
-
-def _admit_null(node: Any) -> Any:
-    """Turn OpenAPI 3.0 `nullable: true` (used in places by the document) into JSON Schema."""
-    if isinstance(node, dict):
-        node = {k: _admit_null(v) for k, v in node.items()}
-        if node.pop("nullable", False):
-            node = {"anyOf": [node, {"type": "null"}]}
-        return node
-    if isinstance(node, list):
-        return [_admit_null(v) for v in node]
-    return node
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a decimal",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
 
 
-@cache
-def spec() -> dict[str, Any]:
-    """The OpenAPI document with nullable rewritten."""
-    return _admit_null(json.loads(SPEC_PATH.read_text()))  # type: ignore[no-any-return]
+def validate(schema_name: str, instance: Any, *, prefix: str = "") -> ApiError | None:
+    """The API's error for an invalid `instance`, or None; `prefix` roots the `param` names."""
+    errors = list(spec.validator(schema_name).iter_errors(instance))
+    if not errors:
+        return None
+    return _to_api_error(_descend(max(errors, key=relevance)), prefix)
 
 
-@cache
-def _registry() -> Registry[Any]:
-    text = json.dumps(spec()).replace('"#/components/', '"urn:openapi#/components/')
-    return Registry().with_resource("urn:openapi", Resource.opaque(json.loads(text)))
+def validate_client_event(event: Any) -> ApiError | None:
+    """Check a client event: an object, a known `type`, then that type's own schema."""
+    if not isinstance(event, dict):
+        return ApiError(
+            f"Invalid type for event: expected an object, but got {_type_name(event)} instead.",
+            code="invalid_type",
+        )
+    if "type" not in event:
+        return ApiError("Missing required parameter: 'type'.", "type", "missing_required_parameter")
+    kind = event["type"]
+    schema_name = spec.client_events().get(kind) if isinstance(kind, str) else None
+    if schema_name is None:
+        return ApiError(
+            f"Invalid value: {_quote(kind)}. Supported values are: "
+            f"{_enumerate(spec.client_events())}.",
+            "type",
+            "invalid_value",
+        )
+    return validate(schema_name, event)
 
 
-@cache
-def _validator(schema_name: str) -> Draft202012Validator:
-    ref = {"$ref": f"urn:openapi#/components/schemas/{schema_name}"}
-    return Draft202012Validator(ref, registry=_registry())
-
-
-def format_param(path: Iterable[Any]) -> str:
+def format_param(path: Iterable[Any], prefix: str = "") -> str:
     """Render a JSON path as OpenAI does: `session.tools[0].type`."""
-    out = ""
+    out = prefix
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
@@ -61,93 +68,216 @@ def format_param(path: Iterable[Any]) -> str:
     return out
 
 
-def _descend(error: ValidationError) -> ValidationError:
-    """Follow a oneOf/anyOf failure into the branch the instance was meant for.
+# --- choosing the failure to report ----------------------------------------------------------
 
-    The branch is chosen by the instance's `type` discriminator when it has one: branches that
-    rejected that `type` are the other members of the union. Without a usable discriminator
-    the type error itself is reported.
+
+def _descend(error: ValidationError) -> ValidationError:
+    """Follow an anyOf failure into the branch the instance was meant for.
+
+    A branch is ruled out when the instance has the wrong JSON type for it, or when a property
+    that the branch fixes to one value (a discriminator such as `type` or `role`) differs. A
+    missing discriminator is reported as missing (the API needs it to know the shape). When
+    every branch is ruled out, the mismatch itself is reported: the discriminator with the
+    values it may take, or the JSON types the field may have.
     """
     while error.context:
         branches: dict[Any, list[ValidationError]] = {}
         for sub in error.context:
-            branches.setdefault(sub.schema_path[0] if sub.schema_path else None, []).append(sub)
-
-        def on_type(sub: ValidationError) -> bool:
-            return list(sub.relative_path)[:1] == ["type"] or (
-                sub.validator == "required" and "'type'" in sub.message
-            )
-
-        kind = error.instance.get("type") if isinstance(error.instance, dict) else None
-        fitting = [errs for errs in branches.values() if not any(on_type(e) for e in errs)]
-        if kind is not None and len(fitting) == 1:
-            error = max(fitting[0], key=relevance)
-        elif kind is not None and not fitting:
-            error = next(e for e in error.context if on_type(e))
-        else:
-            chosen = best_match(error.context)
-            if chosen is None:
-                break
-            error = chosen
+            branches.setdefault(sub.schema_path[0], []).append(sub)
+        fitting = [
+            errs
+            for errs in branches.values()
+            if not any(_wrong_shape(e) or _wrong_discriminator(e) for e in errs)
+        ]
+        missing = [e for errs in fitting for e in errs if _missing_discriminator(e)]
+        if missing:
+            return missing[0]
+        if fitting:
+            error = max((e for errs in fitting for e in errs), key=_weight)
+            continue
+        mismatches = [
+            [e for e in errs if _wrong_discriminator(e)]
+            for errs in branches.values()
+            if any(_wrong_discriminator(e) for e in errs)
+        ]
+        if mismatches:
+            fewest = min(len(m) for m in mismatches)
+            closest = [e for m in mismatches if len(m) == fewest for e in m]
+            culprit = closest[0].relative_path[0]
+            return _merged_enum_error([e for e in closest if e.relative_path[0] == culprit])
+        return _merged_type_error(error)
     return error
 
 
-def validate(schema_name: str, body: Any) -> dict[str, Any] | None:
-    """Return an OpenAI error envelope for an invalid body, or None when it is valid."""
-    validator = _validator(schema_name)
-    errors = list(validator.iter_errors(body))
-    if not errors:
-        return None
-    error = _descend(max(errors, key=relevance))
-    param = format_param(error.absolute_path) or None
-    if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        param = ".".join(p for p in (param, missing) if p) or None
-        return envelope(
-            f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
-        )
-    if error.validator == "additionalProperties":
-        return envelope(
-            f"Unknown parameter: '{param}'. {error.message}", param, "unknown_parameter"
-        )
-    if error.validator == "type":
-        return envelope(f"Invalid type for '{param}': {error.message}", param, "invalid_type")
-    return envelope(f"Invalid value for '{param}': {error.message}", param, "invalid_value")
+def _wrong_shape(error: ValidationError) -> bool:
+    return error.validator == "type" and not error.relative_path
 
 
-def envelope(message: str, param: str | None, code: str) -> dict[str, Any]:
-    """OpenAI's error envelope for a 400."""
-    return {
-        "error": {
-            "message": message,
-            "type": "invalid_request_error",
-            "param": param,
-            "code": code,
-        }
-    }
+def _fixed_value(schema: Any) -> bool:
+    """Whether a property schema allows exactly one value."""
+    if not isinstance(schema, dict):
+        return False
+    return "const" in schema or len(schema.get("enum", ())) == 1
 
 
-def check_prose_ranges(body: dict[str, Any]) -> dict[str, Any] | None:
-    """Ranges the document states only in descriptions."""
-    session = body.get("session")
-    if isinstance(session, dict) and session.get("type", "realtime") == "realtime":
-        tokens = session.get("max_output_tokens")
-        if isinstance(tokens, int) and not isinstance(tokens, bool) and not 1 <= tokens <= 4096:
-            return envelope(
-                "Invalid 'session.max_output_tokens': integer must be between 1 and 4096 or 'inf'.",
-                "session.max_output_tokens",
-                "integer_out_of_range",
+def _wrong_discriminator(error: ValidationError) -> bool:
+    return len(error.relative_path) == 1 and _fixed_value(error.schema)
+
+
+def _missing_discriminator(error: ValidationError) -> bool:
+    if error.validator != "required" or error.relative_path or not isinstance(error.schema, dict):
+        return False
+    properties = error.schema.get("properties", {})
+    return any(
+        key not in error.instance and _fixed_value(properties.get(key))
+        for key in error.validator_value
+    )
+
+
+def _weight(error: ValidationError) -> tuple[int, ...]:
+    # Deeper failures say more; among equals, prefer what the API reports first.
+    order = ("additionalProperties", "required", "type", "enum", "const")
+    rank = order.index(str(error.validator)) if error.validator in order else len(order)
+    return (len(error.absolute_path), -rank)
+
+
+def _merged_enum_error(errors: Sequence[ValidationError]) -> ValidationError:
+    """One `enum` failure listing every value the branches would have taken."""
+    first = errors[0]
+    values: list[Any] = []
+    for err in errors:
+        allowed = [err.validator_value] if err.validator == "const" else err.validator_value
+        values += [v for v in allowed if v not in values]
+    return ValidationError(
+        first.message,
+        validator="enum",
+        validator_value=values,
+        instance=first.instance,
+        path=first.absolute_path,
+    )
+
+
+def _merged_type_error(error: ValidationError) -> ValidationError:
+    kinds: list[str] = []
+    for sub in error.context or ():
+        if _wrong_shape(sub):
+            expected = sub.validator_value
+            kinds += [
+                k
+                for k in (expected if isinstance(expected, list) else [expected])
+                if k not in kinds
+            ]
+    return ValidationError(
+        error.message,
+        validator="type",
+        validator_value=kinds,
+        instance=error.instance,
+        path=error.absolute_path,
+    )
+
+
+# --- wording -----------------------------------------------------------------------------------
+
+
+def _to_api_error(error: ValidationError, prefix: str) -> ApiError:
+    param = format_param(error.absolute_path, prefix) or None
+    value = error.validator_value
+    match error.validator:
+        case "additionalProperties":
+            known = (
+                set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
             )
-        turn = ((session.get("audio") or {}).get("input") or {}).get("turn_detection")
-    elif isinstance(session, dict):
-        turn = ((session.get("audio") or {}).get("input") or {}).get("turn_detection")
-    else:
-        turn = None
-    threshold = turn.get("threshold") if isinstance(turn, dict) else None
-    if isinstance(threshold, int | float) and not 0 <= threshold <= 1:
-        return envelope(
-            "Invalid 'session.audio.input.turn_detection.threshold': must be 0.0 to 1.0.",
-            "session.audio.input.turn_detection.threshold",
-            "decimal_out_of_range",
+            extra = next(k for k in error.instance if k not in known)
+            param = format_param([*error.absolute_path, extra], prefix)
+            return ApiError(f"Unknown parameter: '{param}'.", param, "unknown_parameter")
+        case "required":
+            missing = next(k for k in value if k not in error.instance)
+            param = format_param([*error.absolute_path, missing], prefix)
+            return ApiError(
+                f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
+            )
+        case "type":
+            expected = value if isinstance(value, list) else [value]
+            names = " or ".join(_TYPE_NAMES.get(str(k), str(k)) for k in expected)
+            if len(expected) > 1:
+                names = f"one of {names}"
+            return ApiError(
+                f"Invalid type for '{param}': expected {names}, "
+                f"but got {_type_name(error.instance)} instead.",
+                param,
+                "invalid_type",
+            )
+        case "enum" | "const":
+            allowed = value if error.validator == "enum" else [value]
+            return ApiError(
+                f"Invalid value: {_quote(error.instance)}. Supported values are: "
+                f"{_enumerate(allowed)}.",
+                param,
+                "invalid_value",
+            )
+        case "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum":
+            return _range_error(error, param)
+        case "maxLength" | "minLength" | "maxItems" | "minItems":
+            return _length_error(error, param)
+    return ApiError(f"Invalid value for '{param}': {error.message}", param, "invalid_value")
+
+
+def _range_error(error: ValidationError, param: str | None) -> ApiError:
+    # The field's type names the kind (a speed of 9 is a decimal above its maximum).
+    kind = "integer" if error.schema.get("type") == "integer" else "decimal"
+    above = error.validator in ("maximum", "exclusiveMaximum")
+    sign = {"maximum": "<=", "exclusiveMaximum": "<", "minimum": ">=", "exclusiveMinimum": ">"}
+    return ApiError(
+        f"Invalid '{param}': {kind} {'above maximum' if above else 'below minimum'} value. "
+        f"Expected a value {sign[str(error.validator)]} {error.validator_value:g}, "
+        f"but got {error.instance:g} instead.",
+        param,
+        f"{kind}_{'above_max' if above else 'below_min'}_value",
+    )
+
+
+def _length_error(error: ValidationError, param: str | None) -> ApiError:
+    kind = "string" if error.validator in ("maxLength", "minLength") else "array"
+    above = str(error.validator).startswith("max")
+    limit = error.validator_value
+    if kind == "array" and not above and not error.instance:
+        return ApiError(
+            f"Invalid '{param}': empty array. Expected an array with minimum length {limit}, "
+            "but got an empty array instead.",
+            param,
+            "empty_array",
         )
-    return None
+    article = "a string" if kind == "string" else "an array"
+    bound = "maximum" if above else "minimum"
+    return ApiError(
+        f"Invalid '{param}': {kind} too {'long' if above else 'short'}. Expected {article} "
+        f"with {bound} length {limit}, but got {article} with length {len(error.instance)} "
+        "instead.",
+        param,
+        f"{kind}_{'above_max' if above else 'below_min'}_length",
+    )
+
+
+def _type_name(value: Any) -> str:
+    for kind, test in (
+        ("null", value is None),
+        ("boolean", isinstance(value, bool)),
+        ("integer", isinstance(value, int) and not isinstance(value, bool)),
+        ("number", isinstance(value, float)),
+        ("string", isinstance(value, str)),
+        ("array", isinstance(value, list)),
+    ):
+        if test:
+            return _TYPE_NAMES[kind]
+    return _TYPE_NAMES["object"]
+
+
+def _quote(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _enumerate(values: Iterable[Any]) -> str:
+    quoted = [_quote(v) for v in values]
+    if len(quoted) <= 2:
+        return " and ".join(quoted)
+    return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"

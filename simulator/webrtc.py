@@ -1,15 +1,16 @@
 """The simulator's WebRTC peer: answers an SDP offer like OpenAI's media server does.
 
-It opens (or accepts) the `oai-events` data channel, plays a test tone back and measures the
-level of the audio it receives, so tests can tell that audio really flowed both ways.
+It accepts the `oai-events` data channel, speaks through a `SpeakerTrack` (silence until the
+model says something) and reports the level of every 20 ms of audio it receives, which is what
+the call's voice activity detection listens to.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 import fractions
-import math
 import time
 from typing import Any
 
@@ -24,9 +25,11 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 import av
 import numpy as np
+import numpy.typing as npt
 
-SAMPLE_RATE = 48000
-FRAME_SAMPLES = 960  # 20 ms
+from .speech import SAMPLE_RATE
+
+FRAME_SAMPLES = SAMPLE_RATE // 50  # 20 ms
 
 
 def allow_loopback_ice() -> None:
@@ -42,20 +45,18 @@ def _loopback_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
     return ["127.0.0.1"] if use_ipv4 else []
 
 
-class ToneTrack(MediaStreamTrack):
-    """A 440 Hz tone at a clearly audible level: the "model's voice"."""
+class _PacedAudioTrack(MediaStreamTrack):
+    """20 ms frames of 16-bit mono at 48 kHz, delivered in real time."""
 
     kind = "audio"
 
-    def __init__(self, frequency: float = 440.0, amplitude: float = 0.3) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._frequency = frequency
-        self._amplitude = amplitude
         self._pts = 0
         self._start: float | None = None
 
     async def recv(self) -> av.AudioFrame:
-        """Return the next 20 ms of tone, paced in real time."""
+        """Return the next 20 ms, paced by the wall clock."""
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -63,16 +64,58 @@ class ToneTrack(MediaStreamTrack):
         wait = self._start + self._pts / SAMPLE_RATE - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        t = (np.arange(FRAME_SAMPLES) + self._pts) / SAMPLE_RATE
-        samples = (self._amplitude * 32767 * np.sin(2 * math.pi * self._frequency * t)).astype(
-            np.int16
-        )
+        samples = self._next_samples(self._pts)
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
         self._pts += FRAME_SAMPLES
         return frame
+
+    def _next_samples(self, pts: int) -> npt.NDArray[np.int16]:
+        raise NotImplementedError
+
+
+class SpeakerTrack(_PacedAudioTrack):
+    """What one side says: silence, except while audio given to `play` lasts.
+
+    The model's voice in the simulator, and a caller's microphone in tests.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: deque[npt.NDArray[np.int16]] = deque()
+        self._offset = 0  # samples of the queue's first chunk already sent
+
+    def play(self, samples: npt.NDArray[np.float32]) -> None:
+        """Queue audio (floats in -1..1 at 48 kHz) after whatever is still playing."""
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+        if len(pcm):
+            self._queue.append(pcm)
+
+    def clear(self) -> None:
+        """Stop at once: what was queued is dropped."""
+        self._queue.clear()
+        self._offset = 0
+
+    @property
+    def playing(self) -> bool:
+        """Whether queued audio is left to send."""
+        return bool(self._queue)
+
+    def _next_samples(self, pts: int) -> npt.NDArray[np.int16]:
+        out = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        filled = 0
+        while filled < FRAME_SAMPLES and self._queue:
+            chunk = self._queue[0]
+            take = min(FRAME_SAMPLES - filled, len(chunk) - self._offset)
+            out[filled : filled + take] = chunk[self._offset : self._offset + take]
+            filled += take
+            self._offset += take
+            if self._offset == len(chunk):
+                self._queue.popleft()
+                self._offset = 0
+        return out
 
 
 def frame_level(frame: av.AudioFrame) -> float:
@@ -91,10 +134,11 @@ class MediaPeer:
     def __init__(
         self,
         on_channel_message: Callable[[str], None],
-        on_audio_level: Callable[[float], None],
-        on_closed: Callable[[], None],
+        on_audio_level: Callable[[float, float], None],
+        on_closed: Callable[[], None] = lambda: None,
     ) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.speaker = SpeakerTrack()
         self.channel: RTCDataChannel | None = None
         self.frames_received = 0
         self.peak_level = 0.0
@@ -139,15 +183,16 @@ class MediaPeer:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            assert isinstance(frame, av.AudioFrame)
             self.frames_received += 1
             level = frame_level(frame)
             self.peak_level = max(self.peak_level, level)
-            self._on_level(level)
+            self._on_level(level, frame.samples / frame.sample_rate)
 
     async def answer(self, offer_sdp: str) -> str:
         """Apply the offer and return the answer with every candidate (no trickle ICE)."""
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        self.pc.addTrack(ToneTrack())
+        self.pc.addTrack(self.speaker)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return str(self.pc.localDescription.sdp)
 

@@ -9,16 +9,20 @@ from typing import Any
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from simulator.webrtc import ToneTrack, allow_loopback_ice, frame_level
+from simulator.webrtc import SpeakerTrack, allow_loopback_ice, frame_level
 
 
 class BrowserPeer:
-    """Microphone (a tone), the `oai-events` data channel, and a speaker that measures level."""
+    """A microphone, the `oai-events` data channel, and a speaker that measures level.
+
+    The microphone is silent (the user says nothing) until a test plays speech into it.
+    """
 
     def __init__(self) -> None:
         allow_loopback_ice()
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.pc.addTrack(ToneTrack(frequency=220.0))
+        self.microphone = SpeakerTrack()
+        self.pc.addTrack(self.microphone)
         self.channel = self.pc.createDataChannel("oai-events")
         self.events: list[dict[str, Any]] = []
         self.frames_received = 0

@@ -119,7 +119,11 @@ async def test_no_defaults_injected(
 async def test_rich_realtime_session_passes_through(
     hass: HomeAssistant, simulator: RealtimeSimulator, loaded_entry: MockConfigEntry
 ) -> None:
-    """Every family of session fields, and unknown future ones, reach the API unchanged."""
+    """Every family of session fields, and unknown future ones, reach the API unchanged.
+
+    The API itself refuses a field it does not know (400 `unknown_parameter`): the action
+    reports that error, naming the field.
+    """
     payload = {
         "expires_after": {"anchor": "created_at", "seconds": 7200},
         "session": {
@@ -165,11 +169,17 @@ async def test_rich_realtime_session_passes_through(
             "prompt": {"id": "pmpt_123", "version": "2", "variables": {"city": "Paris"}},
             "include": ["item.input_audio_transcription.logprobs"],
             "max_output_tokens": "inf",
-            "a_future_field": {"anything": [1, 2, 3]},
         },
     }
     await _call(hass, payload)
     assert _bodies(simulator) == [payload]
+
+    future = {"session": {**payload["session"], "a_future_field": {"anything": [1, 2, 3]}}}
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, future)
+    assert _bodies(simulator) == [payload, future]
+    assert "session.a_future_field" in str(err.value)
+    assert "unknown_parameter" in str(err.value)
 
 
 @pytest.mark.parametrize(("seconds", "ok"), [(9, False), (10, True), (7200, True), (7201, False)])

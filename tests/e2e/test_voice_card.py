@@ -121,7 +121,7 @@ async def transcript(card: Locator) -> list[tuple[str, str]]:
 
 
 async def remote_level(card: Locator) -> bool:
-    """Whether the card hears the model (the simulator plays a tone at RMS 0.2)."""
+    """Whether the card hears the model (the simulator's voice peaks near RMS 0.2)."""
     return float(await card.get_attribute("data-remote-level") or 0) > 0.01
 
 
@@ -285,10 +285,10 @@ def test_relay_session_end_to_end(world: Harness) -> None:
         assert "intent__HassTurnOn" in {tool["name"] for tool in session["tools"]}
         assert call.session["model"] == "gpt-realtime"
 
-        # Audio both ways: the microphone reaches "OpenAI", the model's tone plays in the card.
+        # Audio both ways: the microphone reaches "OpenAI", the model's track reaches the card
+        # (silent until the model speaks; its voice is checked during the turn below).
         await until(lambda: call.peer is not None and call.peer.frames_received > 10)
         await until(lambda: call.sidebands)  # HA's sideband is attached
-        await until(lambda: remote_level(card))
         stats = await card.evaluate("el => el.rtcStats()")
         assert stats["inbound_bytes"] > 0
         assert stats["outbound_bytes"] > 0
@@ -315,6 +315,7 @@ def test_relay_session_end_to_end(world: Harness) -> None:
         # A scripted turn: the user asks, the model calls HA's tool, the light goes on.
         assert (await w.state(LIGHT) or {})["state"] == "off"
         await call.user_turn(Turn())
+        await until(lambda: remote_level(card))  # the answer is spoken
         await w.wait_state(LIGHT, "on")
         await expect(card.locator(".line.assistant .text").last).to_have_text(
             "The test light is on.", timeout=TIMEOUT
@@ -382,7 +383,6 @@ def test_ephemeral_session(world: Harness) -> None:
         assert offer.headers["Content-Type"] == "application/sdp"
         await until(lambda: call.sidebands)  # attached
         assert call.call_id in await satellite_attr(w, "call_ids")
-        await until(lambda: remote_level(card))
 
         await call.user_turn(
             Turn(
@@ -391,6 +391,7 @@ def test_ephemeral_session(world: Harness) -> None:
                 reply="The test light is off.",
             )
         )
+        await until(lambda: remote_level(card))  # the answer is spoken
         await w.wait_state(LIGHT, "off")
         await expect(card.locator(".line.assistant .text").last).to_have_text(
             "The test light is off.", timeout=TIMEOUT

@@ -1,0 +1,134 @@
+"""What the simulator knows: keys, client secrets, live calls, recorded requests, planned faults.
+
+This is the part tests look at and steer; the HTTP layer (routes, middleware) works on it and
+`RealtimeSimulator` (app.py) adds a server around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from .calls import SimCall
+from .conversation import VOICE_TURN, Turn
+from .faults import Fault, FaultPlan
+from .sessions import effective_session
+
+API_PREFIX = "/v1"
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the simulator received it."""
+
+    method: str
+    path: str  # relative to /v1
+    query: dict[str, str]
+    headers: CIMultiDict[str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+@dataclass
+class ClientSecret:
+    """A minted ephemeral key and the session it carries."""
+
+    value: str
+    expires_at: int
+    session: dict[str, Any]
+
+
+class SimulatorState:
+    """The simulated API's state, without a server."""
+
+    def __init__(
+        self, api_key: str = "sk-simulator", *, auto_turn: Turn | None = VOICE_TURN
+    ) -> None:
+        self.api_key = api_key
+        self.requests: list[RecordedRequest] = []
+        self.client_secrets: dict[str, ClientSecret] = {}
+        self.calls: dict[str, SimCall] = {}
+        self.sideband_refusals = 0  # next N sideband handshakes answer 503
+        # The turn a caller's speech plays on calls with media (None: calls do not listen).
+        self.auto_turn = auto_turn
+        self._faults = FaultPlan()
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """Recorded requests to one path (relative to /v1)."""
+        return [r for r in self.requests if r.path == path]
+
+    def clear(self) -> None:
+        """Forget recorded requests and pending faults."""
+        self.requests.clear()
+        self._faults.clear()
+
+    def add_fault(
+        self,
+        path: str,
+        kind: str,
+        *,
+        count: int = 1,
+        retry_after: float | None = None,
+        delay: float = 1.0,
+    ) -> None:
+        """Make the next `count` requests to `path` fail with `kind` (see faults.FAULTS)."""
+        self._faults.add(path, Fault(kind, retry_after, delay), count)
+
+    def fault_rate(self, path: str, rates: dict[str, float] | None, *, seed: int = 0) -> None:
+        """Fail a share of requests to `path` at random (deterministic for a seed)."""
+        self._faults.rate(path, rates, seed)
+
+    def next_fault(self, path: str) -> Fault | None:
+        """The fault to apply to a request to `path`, if any."""
+        return self._faults.next(path)
+
+    def add_call(self, session: dict[str, Any] | None = None) -> SimCall:
+        """Register a live call without media, as if a client had posted an offer itself.
+
+        Only the sideband and call control work on it (no WebRTC peer, no data channel): the
+        benchmarks hold many live sidebands this way without a DTLS/ICE stack per call. With no
+        audio to play, its events follow each other without waiting (`pace` 0).
+        """
+        call = SimCall(effective_session(session), ephemeral=True)
+        self.calls[call.call_id] = call
+        return call
+
+    def call(self, call_id: str | None = None) -> SimCall:
+        """A call by id, or the newest one."""
+        if call_id is None:
+            return list(self.calls.values())[-1]
+        return self.calls[call_id]
+
+    def live_call(self, call_id: str | None = None) -> SimCall | None:
+        """A call that has not ended, by id or the newest; None if there is none."""
+        if call_id is not None:
+            call = self.calls.get(call_id)
+            return call if call is not None and not call.hung_up else None
+        return next((c for c in reversed(self.calls.values()) if not c.hung_up), None)
+
+    def authenticate(self, request: web.Request, *, ephemeral: bool = False) -> str | None:
+        """Return the key a request authenticates with, or None.
+
+        Standard keys come as `Authorization: Bearer` or Azure's `api-key`; ephemeral keys
+        (`ek_…`) are accepted only where the API accepts them.
+        """
+        auth = request.headers.get("Authorization", "")
+        key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+        key = key or request.headers.get("api-key")
+        if key == self.api_key:
+            return key
+        if (
+            ephemeral
+            and key in self.client_secrets
+            and self.client_secrets[key].expires_at >= time.time()
+        ):
+            return key
+        return None
