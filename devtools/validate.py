@@ -1374,9 +1374,7 @@ class _Code:
         # A local base of other entity classes (shared device info, say) is not an entity of
         # its own: the classes built on it are checked, with what they inherit from it.
         based_on = {b for node in classes.values() for b in bases(node)}
-        return {
-            name: attrs(name) for name in classes if is_entity(name) and name not in based_on
-        }
+        return {name: attrs(name) for name in classes if is_entity(name) and name not in based_on}
 
 
 def _call_name(node: ast.Call) -> str | None:
