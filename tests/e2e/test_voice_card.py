@@ -376,7 +376,7 @@ def test_ephemeral_session(world: Harness) -> None:
         assert call.ephemeral
 
         [secret] = w.sim.requests_to("/realtime/client_secrets")
-        assert secret.json()["expires_after"] == {"anchor": "created_at", "seconds": 60}
+        assert secret.json()["expires_after"] == {"anchor": "created_at", "seconds": 30}
         assert secret.json()["session"]["model"] == "gpt-realtime"
         [offer] = w.sim.requests_to("/realtime/calls")
         assert offer.headers["Authorization"].startswith("Bearer ek_")  # the browser's own post
@@ -639,6 +639,8 @@ def test_phone_layout_in_a_sections_view(world: Harness) -> None:
             }
         )
         await expect(card.locator(".line.assistant .text").last).to_have_text(long_reply)
+        # The spoken reply plays in real time: measure once the card listens again.
+        await expect_state(card, "listening")
         words = await words_of(card)
         assert {"You", "Assistant", "notifications", "successfully.", "Listening"} <= {
             word["word"] for word in words
