@@ -261,3 +261,103 @@ def test_requirements_ha_are_the_pinned_releases_manifest_pins() -> None:
             name, version = line.split("==")
             ours[norm(name)] = version
     assert ours == {name: manifest_pins.get(name) for name in ours}
+
+
+# --- a spoken turn: Chromium's fake microphone plays a WAV, the simulator listens -----------
+
+SPOKEN_DASHBOARD = "talk-to-it"
+
+
+def speech_wav(path: Path, *, rate: int = 48000) -> Path:
+    """About 1.4 s of something speech-like (voiced syllables), then a long silence.
+
+    Chromium loops the file: the silence lets the whole turn (transcript, tool, spoken answer)
+    finish before the "speech" comes round again.
+    """
+    import math
+    import struct
+    import wave
+
+    frames = bytearray()
+    total = int(rate * 16.0)
+    for n in range(total):
+        t = n / rate
+        sample = 0.0
+        if 0.3 <= t < 1.7:
+            # A 130 Hz voice with a few harmonics, four syllables a second.
+            syllable = math.sin(math.pi * ((t - 0.3) * 4 % 1)) ** 2
+            voice = sum(math.sin(2 * math.pi * 130 * k * t) / k for k in range(1, 6))
+            sample = 0.3 * syllable * voice
+        frames += struct.pack("<h", max(-32767, min(32767, int(sample * 32767))))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+    return path
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing")
+def test_a_spoken_turn_turns_on_the_kitchen_light(dev: DevHarness, tmp_path: Path) -> None:
+    """The newcomer's first talk, with no key: speak, see the transcript, the light go on,
+    Thinking, Speaking and the answer. Saves docs/screenshots/voice-turn-*.png."""
+    wav = speech_wav(tmp_path / "speech.wav")
+
+    async def scenario() -> None:
+        await dev.ws_command(
+            {"type": "lovelace/dashboards/create", "url_path": SPOKEN_DASHBOARD, "title": "Talk"}
+        )
+        await dev.ws_command(
+            {
+                "type": "lovelace/config/save",
+                "url_path": SPOKEN_DASHBOARD,
+                "config": {
+                    "views": [
+                        {
+                            "path": "home",
+                            "cards": [
+                                {
+                                    "type": "custom:openai-realtime-voice-card",
+                                    "entity": "assist_satellite.voice_assistant",
+                                }
+                            ],
+                        }
+                    ]
+                },
+            }
+        )
+        await dev.call_service("light", "turn_off", {"entity_id": ha_instance.DEMO_LIGHT})
+        browser, dev.browser = (
+            dev.browser,
+            await dev.playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
+            ),
+        )
+        try:
+            page = await dev.new_page(f"/{SPOKEN_DASHBOARD}/home", viewport=(480, 760))
+            card = page.locator("openai-realtime-voice-card").first
+            await card.locator("button.talk").click()
+            seen: list[str] = []
+            for state in ("listening", "thinking", "speaking"):
+                await expect(card).to_have_attribute("data-state", state, timeout=TIMEOUT)
+                seen.append(state)
+                await dev.save_screenshot(card, f"voice-turn-{state}.png")
+                if state == "thinking":
+                    user = card.locator(".line.user .text").first
+                    await expect(user).to_have_text("Turn on the kitchen light.", timeout=TIMEOUT)
+                    await dev.wait_state(ha_instance.DEMO_LIGHT, "on")
+            assistant = card.locator(".line.assistant .text").last
+            await expect(assistant).to_have_text("The kitchen light is on.", timeout=TIMEOUT)
+            await expect(card).to_have_attribute("data-state", "listening", timeout=TIMEOUT)
+            await dev.save_screenshot(card, "voice-turn-done.png")
+            assert seen == ["listening", "thinking", "speaking"]
+            await card.locator("button.talk").click()
+            await expect(card).to_have_attribute("data-state", "idle", timeout=TIMEOUT)
+        finally:
+            await dev.close_pages()
+            await dev.browser.close()
+            dev.browser = browser
+
+    dev.run(scenario(), timeout=120)
