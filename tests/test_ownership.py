@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+import logging
 import json
 from typing import Any
 
@@ -265,3 +266,21 @@ async def test_ask_question_answer_comes_from_the_askers_call(
     await call.user_turn(Turn(transcript="Yes", tool_name=None, reply="Good."))
     response = await task
     assert response["sentence"] == "Yes"
+
+
+async def test_refusals_are_not_errors_in_the_log(
+    hass: HomeAssistant,
+    voice: Voice,
+    simulator: RealtimeSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A refused extra session is answered, and logged at debug level only (no ERROR)."""
+    await voice.connect()
+    with caplog.at_level(logging.DEBUG, logger="homeassistant.components.websocket_api"):
+        reply = await voice.command(type="openai_api/realtime/ephemeral", entity_id=SATELLITE)
+    assert reply["error"]["translation_key"] == "too_many_user_sessions"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any(
+        r.levelno == logging.DEBUG and "Refused openai_api/realtime/ephemeral" in r.getMessage()
+        for r in caplog.records
+    )
