@@ -25,12 +25,19 @@ async def test_diagnostics_redacts_secrets(
     """The API key, organization and project are redacted; the host is kept."""
     entry = make_entry(simulator, organization="org_secret", project="proj_secret")
     entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            "webhook_id": "hook_secret_id",
+            "webhook_secret": "whsec_c2VjcmV0c2VjcmV0c2VjcmV0",
+        },
+    )
     assert await hass.config_entries.async_setup(entry.entry_id)
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
 
     dumped = json.dumps(diagnostics)
-    for secret in (API_KEY, "org_secret", "proj_secret"):
+    for secret in (API_KEY, "org_secret", "proj_secret", "hook_secret_id", "whsec_c2Vj"):
         assert secret not in dumped
     assert diagnostics["entry"]["data"]["api_key"] == "**REDACTED**"
     assert diagnostics["entry"]["data"]["base_url"] == simulator.base_url

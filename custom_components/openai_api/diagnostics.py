@@ -8,10 +8,26 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_ORGANIZATION, CONF_PROJECT
+from .const import (
+    CONF_ORGANIZATION,
+    CONF_PHONE_USER,
+    CONF_PROJECT,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
+)
 from .models import OpenAIConfigEntry
 
-TO_REDACT = {CONF_API_KEY, CONF_ORGANIZATION, CONF_PROJECT, "value", "authorization"}
+# The webhook id is the secret part of the incoming-call URL; the phone user is an HA user id.
+TO_REDACT = {
+    CONF_API_KEY,
+    CONF_ORGANIZATION,
+    CONF_PROJECT,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
+    CONF_PHONE_USER,
+    "value",
+    "authorization",
+}
 
 
 async def async_get_config_entry_diagnostics(
