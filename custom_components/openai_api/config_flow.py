@@ -249,10 +249,14 @@ async def async_webhook_url(hass: HomeAssistant, webhook_id: str) -> str | None:
 class PhoneCallsOptionsFlow(OptionsFlow):
     """Incoming phone calls: the webhook URL to give OpenAI, and its signing secret."""
 
+    _webhook_id: str | None = None  # the URL shown is the URL saved
+
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the webhook URL; take the signing secret (empty turns incoming calls off)."""
         options = dict(self.config_entry.options)
-        webhook_id = options.get(CONF_WEBHOOK_ID) or webhook.async_generate_id()
+        if self._webhook_id is None:
+            self._webhook_id = options.get(CONF_WEBHOOK_ID) or webhook.async_generate_id()
+        webhook_id = self._webhook_id
         errors: dict[str, str] = {}
         if user_input is not None:
             secret = str(user_input.get(CONF_WEBHOOK_SECRET) or "").strip()
