@@ -22,8 +22,8 @@ from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, SUBENTRY_VOICE
-from .entity import VoiceProfileEntity
+from .const import DOMAIN
+from .entity import VoiceProfileEntity, async_add_profile_entities
 from .models import OpenAIConfigEntry
 from .realtime.call import RealtimeCall
 
@@ -44,11 +44,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one satellite per voice profile."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_VOICE:
-            async_add_entities(
-                [OpenAIVoiceSatellite(entry, subentry)], config_subentry_id=subentry.subentry_id
-            )
+    async_add_profile_entities(entry, async_add_entities, OpenAIVoiceSatellite)
 
 
 class OpenAIVoiceSatellite(VoiceProfileEntity, AssistSatelliteEntity):

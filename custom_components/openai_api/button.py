@@ -9,8 +9,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .assist_pipelines import async_create_pipeline
-from .const import SUBENTRY_VOICE
-from .entity import VoiceProfileEntity
+from .entity import VoiceProfileEntity, async_add_profile_entities
 from .models import OpenAIConfigEntry
 
 PARALLEL_UPDATES = 1
@@ -22,11 +21,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the button of each voice profile."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_VOICE:
-            async_add_entities(
-                [CreatePipelineButton(entry, subentry)], config_subentry_id=subentry.subentry_id
-            )
+    async_add_profile_entities(entry, async_add_entities, CreatePipelineButton)
 
 
 class CreatePipelineButton(VoiceProfileEntity, ButtonEntity):

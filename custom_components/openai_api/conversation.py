@@ -14,8 +14,8 @@ from homeassistant.helpers import chat_session
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import OpenAIError
-from .const import DOMAIN, SUBENTRY_VOICE
-from .entity import VoiceProfileEntity
+from .const import DOMAIN
+from .entity import VoiceProfileEntity, async_add_profile_entities
 from .errors import to_home_assistant_error
 from .models import OpenAIConfigEntry
 from .pipeline.text_session import TextConversation
@@ -30,12 +30,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one conversation agent per voice profile."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_VOICE:
-            async_add_entities(
-                [OpenAIConversationEntity(entry, subentry)],
-                config_subentry_id=subentry.subentry_id,
-            )
+    async_add_profile_entities(entry, async_add_entities, OpenAIConversationEntity)
 
 
 class OpenAIConversationEntity(VoiceProfileEntity, conversation.ConversationEntity):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_MODEL, DEFAULT_MODEL, DOMAIN
+from .const import CONF_MODEL, DEFAULT_MODEL, DOMAIN, SUBENTRY_VOICE
 from .models import OpenAIConfigEntry
 from .realtime.profile import VoiceProfile
 
@@ -35,3 +39,15 @@ class VoiceProfileEntity(Entity):
     def profile(self) -> VoiceProfile:
         """The profile's settings as they are now."""
         return VoiceProfile.from_subentry(self._entry.subentries[self._profile_id])
+
+
+@callback
+def async_add_profile_entities(
+    entry: OpenAIConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entity: Callable[[OpenAIConfigEntry, ConfigSubentry], Entity],
+) -> None:
+    """Add a platform's entity for each voice profile, on the profile's subentry."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_VOICE:
+            async_add_entities([entity(entry, subentry)], config_subentry_id=subentry.subentry_id)

@@ -10,8 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import OpenAIAuthenticationError, OpenAIError
-from .const import LOGGER, SUBENTRY_VOICE
-from .entity import VoiceProfileEntity
+from .const import LOGGER
+from .entity import VoiceProfileEntity, async_add_profile_entities
 from .models import OpenAIConfigEntry
 from .pipeline.languages import LANGUAGES, iso_639_1
 from .pipeline.transcriber import async_transcribe
@@ -25,11 +25,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one speech-to-text entity per voice profile."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_VOICE:
-            async_add_entities(
-                [OpenAISpeechToText(entry, subentry)], config_subentry_id=subentry.subentry_id
-            )
+    async_add_profile_entities(entry, async_add_entities, OpenAISpeechToText)
 
 
 class OpenAISpeechToText(VoiceProfileEntity, stt.SpeechToTextEntity):

@@ -13,8 +13,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import OpenAIAuthenticationError, OpenAIError
 from .choices import VOICES
-from .const import SUBENTRY_VOICE
-from .entity import VoiceProfileEntity
+from .entity import VoiceProfileEntity, async_add_profile_entities
 from .errors import to_home_assistant_error
 from .models import OpenAIConfigEntry
 from .pipeline.languages import LANGUAGES
@@ -31,11 +30,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one text-to-speech entity per voice profile."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_VOICE:
-            async_add_entities(
-                [OpenAITextToSpeech(entry, subentry)], config_subentry_id=subentry.subentry_id
-            )
+    async_add_profile_entities(entry, async_add_entities, OpenAITextToSpeech)
 
 
 async def _only(text: str) -> AsyncGenerator[str]:
