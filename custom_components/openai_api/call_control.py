@@ -123,7 +123,7 @@ async def async_answer(
 def _held_call(hass: HomeAssistant, call_id: str) -> RealtimeCall | None:
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         entry_typed: OpenAIConfigEntry = entry
-        if (call := entry_typed.runtime_data.manager.get(call_id)) is not None:
+        if (call := entry_typed.runtime_data.manager.held(call_id)) is not None:
             return call
     return None
 

@@ -104,10 +104,10 @@ def _resolve(hass: HomeAssistant, connection: ActiveConnection, entity_id: str) 
 
 
 def _find_call(hass: HomeAssistant, call_id: str) -> RealtimeCall | None:
-    """Return a live call by id, whichever account holds it."""
+    """Return the call HA holds by this id (live or being hung up), whichever account's."""
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         manager: CallManager = entry.runtime_data.manager
-        if (call := manager.get(call_id)) is not None:
+        if (call := manager.held(call_id)) is not None:
             return call
     return None
 

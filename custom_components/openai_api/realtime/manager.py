@@ -115,6 +115,10 @@ class CallManager:
         """Live calls of a profile, oldest first."""
         return [c for c in self._calls.values() if c.owner.profile_id == profile_id and not c.ended]
 
+    def held(self, call_id: str) -> RealtimeCall | None:
+        """Return the call HA holds by this id, live or being hung up."""
+        return self._calls.get(call_id)
+
     def get(self, call_id: str) -> RealtimeCall | None:
         """Return a live call by its OpenAI call id."""
         call = self._calls.get(call_id)
@@ -151,7 +155,8 @@ class CallManager:
 
     @callback
     def _ended(self, call: RealtimeCall) -> None:
-        if self._calls.pop(call.call_id, None) is not None:
+        if self._calls.get(call.call_id) is call:
+            del self._calls[call.call_id]
             self.usage[call.owner.profile_id].merge(call.usage)
         LOGGER.debug("Call %s ended: %s", call.call_id, call.end_reason)
         self._notify(call)
@@ -385,12 +390,16 @@ class CallManager:
 
         The user must hold an unused secret of this profile; the call takes its place.
         """
-        if (existing := self.get(call_id)) is not None:
+        if (existing := self.held(call_id)) is not None:
             if (existing.owner.user_id, existing.owner.profile_id) != (
                 owner.user_id,
                 owner.profile_id,
             ):
                 raise Unauthorized()
+            if existing.ended:
+                # HA is hanging this call up: a second call object for the same id would
+                # take its place in the manager and be dropped when the first one finishes.
+                raise _error("call_ending", call_id=call_id)
             request.bind(existing)
             return existing
         if self._closing:
