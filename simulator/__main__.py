@@ -24,7 +24,9 @@ from .control import CONTROL_PREFIX
 
 async def serve(args: argparse.Namespace) -> None:
     """Run the simulator until SIGINT or SIGTERM."""
-    sim = RealtimeSimulator(api_key=args.api_key)
+    sim = RealtimeSimulator(
+        api_key=args.api_key, key_header=args.key_header, key_query=args.key_query
+    )
     await sim.start(host=args.host, port=args.port)
     print(f"base_url={sim.base_url}", flush=True)
     stop = asyncio.Event()
@@ -70,6 +72,13 @@ def parser() -> argparse.ArgumentParser:
     main.add_argument("--host", default="127.0.0.1", help="where to listen (127.0.0.1)")
     main.add_argument("--port", type=int, default=8199, help="port to listen on (8199)")
     main.add_argument("--api-key", default="sk-simulator", help="the key clients must send")
+    where = main.add_mutually_exclusive_group()
+    where.add_argument(
+        "--key-header", help="take the key only in this header, as a gateway (x-api-key)"
+    )
+    where.add_argument(
+        "--key-query", help="take the key only in this query parameter, as a gateway (key)"
+    )
     commands = main.add_subparsers(dest="command")
     play = commands.add_parser(
         "turn",

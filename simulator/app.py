@@ -25,12 +25,19 @@ class RealtimeSimulator(SimulatorState):
     """A local OpenAI Realtime API: HTTP, WebRTC calls and the sideband WebSocket.
 
     `auto_turn` is what a caller's speech plays on calls with media (None: they do not listen).
+    `key_header` or `key_query` make it take the key only in that header or query parameter,
+    as a self-hosted gateway would (see `SimulatorState.accept_key_in`).
     """
 
     def __init__(
-        self, api_key: str = "sk-simulator", *, auto_turn: Turn | None = VOICE_TURN
+        self,
+        api_key: str = "sk-simulator",
+        *,
+        auto_turn: Turn | None = VOICE_TURN,
+        key_header: str | None = None,
+        key_query: str | None = None,
     ) -> None:
-        super().__init__(api_key, auto_turn=auto_turn)
+        super().__init__(api_key, auto_turn=auto_turn, key_header=key_header, key_query=key_query)
         self.app = build_app(self)
         self.port = 0
         self._runner: web.AppRunner | None = None

@@ -10,7 +10,7 @@ import random
 
 from aiohttp import web
 
-from .errors import SERVER_ERROR, ApiError, invalid_api_key, unknown_url
+from .errors import SERVER_ERROR, ApiError, invalid_api_key, standard_key, unknown_url
 
 
 @dataclass
@@ -35,7 +35,7 @@ def _answer(error: ApiError) -> FaultAction:
 
 
 async def _invalid_key(request: web.Request, _fault: Fault) -> web.StreamResponse:
-    return invalid_api_key(request).response()
+    return invalid_api_key(standard_key(request)).response()
 
 
 async def _unknown_url(request: web.Request, _fault: Fault) -> web.StreamResponse:

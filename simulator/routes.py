@@ -61,7 +61,7 @@ def add_routes(app: web.Application, state: SimulatorState) -> None:
 def _authenticate(state: SimulatorState, request: web.Request, *, ephemeral: bool = False) -> str:
     key = state.authenticate(request, ephemeral=ephemeral)
     if key is None:
-        raise Refused(invalid_api_key(request))
+        raise Refused(invalid_api_key(state.presented_key(request), state.key_place()))
     return key
 
 

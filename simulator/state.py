@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 
 from .calls import SimCall
 from .conversation import VOICE_TURN, Turn
+from .errors import standard_key
 from .faults import Fault, FaultPlan
 from .sessions import effective_session
 
@@ -50,9 +51,17 @@ class SimulatorState:
     """The simulated API's state, without a server."""
 
     def __init__(
-        self, api_key: str = "sk-simulator", *, auto_turn: Turn | None = VOICE_TURN
+        self,
+        api_key: str = "sk-simulator",
+        *,
+        auto_turn: Turn | None = VOICE_TURN,
+        key_header: str | None = None,
+        key_query: str | None = None,
     ) -> None:
         self.api_key = api_key
+        self.key_header: str | None = None
+        self.key_query: str | None = None
+        self.accept_key_in(header=key_header, query=key_query)
         self.requests: list[RecordedRequest] = []
         self.client_secrets: dict[str, ClientSecret] = {}
         self.calls: dict[str, SimCall] = {}
@@ -114,21 +123,49 @@ class SimulatorState:
             return call if call is not None and not call.hung_up else None
         return next((c for c in reversed(self.calls.values()) if not c.hung_up), None)
 
+    def accept_key_in(self, *, header: str | None = None, query: str | None = None) -> None:
+        """Take the standard key only in this header or query parameter, as a gateway would.
+
+        A self-hosted, OpenAI-compatible server often wants the key somewhere else than
+        `Authorization: Bearer` (`x-api-key`, `?key=`). With neither (the default) the key comes
+        as OpenAI takes it: `Authorization: Bearer`, or Azure's `api-key` header. Ephemeral keys
+        keep coming as `Authorization: Bearer ek_…`: browsers send them straight to the API.
+        """
+        if header is not None and query is not None:
+            raise ValueError("the key goes in a header or in the query, not both")
+        self.key_header = header
+        self.key_query = query
+
+    def presented_key(self, request: web.Request) -> str | None:
+        """The standard key where this server reads it (see `accept_key_in`)."""
+        if self.key_query is not None:
+            return request.query.get(self.key_query)
+        if self.key_header is not None:
+            return request.headers.get(self.key_header)
+        return standard_key(request)
+
+    def key_place(self) -> str | None:
+        """Where the key is expected, in words (None: OpenAI's own place)."""
+        if self.key_query is not None:
+            return f"the query parameter '{self.key_query}'"
+        if self.key_header is not None:
+            return f"the header '{self.key_header}'"
+        return None
+
     def authenticate(self, request: web.Request, *, ephemeral: bool = False) -> str | None:
         """Return the key a request authenticates with, or None.
 
-        Standard keys come as `Authorization: Bearer` or Azure's `api-key`; ephemeral keys
-        (`ek_…`) are accepted only where the API accepts them.
+        The standard key comes where `accept_key_in` says; ephemeral keys (`ek_…`) come as
+        `Authorization: Bearer` and are accepted only where the API accepts them.
         """
-        auth = request.headers.get("Authorization", "")
-        key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
-        key = key or request.headers.get("api-key")
+        key = self.presented_key(request)
         if key == self.api_key:
             return key
+        bearer = standard_key(request)
         if (
             ephemeral
-            and key in self.client_secrets
-            and self.client_secrets[key].expires_at >= time.time()
+            and bearer in self.client_secrets
+            and self.client_secrets[bearer].expires_at >= time.time()
         ):
-            return key
+            return bearer
         return None
