@@ -8,6 +8,12 @@ an `error` event (naming the field, and the event by its `event_id`) and not app
 A call with a WebRTC peer listens to the caller: when the incoming audio is speech (loud for a
 while, then quiet) it plays `auto_turn`, as if the model had understood a request. Tests script
 turns with `SimCall.user_turn(...)`.
+
+How a call arrived is its `transport`: "webrtc" (an offer posted to `/realtime/calls`), "sip" (a
+phone call: pending until accepted, rejected, referred or hung up; its audio stays between the
+phone network and OpenAI, so the simulator has no track for it, only the sideband), or None for
+a call a test registered without saying (`add_call`), on which call control answers as on a
+call of either kind.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from . import contract, sessions
 from .conversation import VOICE_TURN, Conversation, Response, Turn, new_id
 from .errors import ApiError
 from .vad import Activity, VadSettings, VoiceActivity
+from .webhooks import Delivery
 from .webrtc import MediaPeer
 
 Handler = Callable[[dict[str, Any]], Awaitable[ApiError | None]]
@@ -45,10 +52,18 @@ class ReceivedEvent:
 class SimCall:
     """One call: its session, media peer, sideband sockets and the events exchanged."""
 
-    def __init__(self, session: dict[str, Any], *, ephemeral: bool) -> None:
+    def __init__(
+        self, session: dict[str, Any], *, ephemeral: bool, transport: str | None = None
+    ) -> None:
         self.call_id = new_id("rtc")
         self.session = session
         self.ephemeral = ephemeral
+        self.transport = transport
+        self.pending = transport == "sip"  # a SIP call nobody has accepted or refused yet
+        self.sip_headers: list[dict[str, str]] = []  # the INVITE's, for a SIP call
+        self.webhook: Delivery | None = None  # the `realtime.call.incoming` that announced it
+        self.sip_status: int | None = None  # the SIP status a rejected caller got
+        self.referred_to: str | None = None  # where a referred call went
         self.peer: MediaPeer | None = None
         self.sidebands: list[web.WebSocketResponse] = []
         self.sideband_connects = 0
@@ -88,6 +103,45 @@ class SimCall:
         self.auto_turn = auto_turn
         self.conversation.speaker = peer.speaker
         self.conversation.pace = 1.0
+
+    @property
+    def status(self) -> str:
+        """ "pending" (a SIP call not yet answered), "live" or "ended"."""
+        if self.hung_up:
+            return "ended"
+        return "pending" if self.pending else "live"
+
+    @property
+    def webhook_status(self) -> int | None:
+        """How the webhook endpoint answered the call's `realtime.call.incoming`.
+
+        None: there was no delivery, or the endpoint could not be reached.
+        """
+        return self.webhook.status if self.webhook is not None else None
+
+    def accept(self, session: dict[str, Any]) -> None:
+        """Answer the call with a session (a pending SIP call goes live)."""
+        self.session = session
+        self.pending = False
+
+    def refusal(self, action: str) -> ApiError | None:
+        """Why call control `action` does not apply to the call now (None: it does).
+
+        The document states neither the wording nor the code of these errors: both are ours.
+        `accept` and `reject` answer an incoming SIP call, `refer` transfers a SIP call (pending
+        or live: a blueprint transfers callers it does not answer), `hangup` ends any call.
+        """
+        if self.transport is None or action == "hangup":
+            return None
+        if self.transport != "sip":
+            kind = "an incoming SIP call" if action in ("accept", "reject") else "a SIP call"
+            done = {"accept": "accepted", "reject": "rejected", "refer": "referred"}[action]
+            return _state_error(f"Call '{self.call_id}' is not {kind}; it cannot be {done}.")
+        if not self.pending and action in ("accept", "reject"):
+            return _state_error(
+                f"Call '{self.call_id}' has already been accepted; hang it up or refer it instead."
+            )
+        return None
 
     @property
     def pace(self) -> float:
@@ -354,3 +408,7 @@ class SimCall:
         )
         await self.send(error.event(None))
         await self.end("session_expired")
+
+
+def _state_error(message: str) -> ApiError:
+    return ApiError(message, "call_id", "invalid_call_state")

@@ -35,6 +35,7 @@ MODELS = (
     "gpt-4o-mini-transcribe",
 )
 MAX_SDP = 64 * 1024
+DECLINE = 603  # the SIP status a rejected caller gets when the request names none
 DEFAULT_SECRET_SECONDS = 600
 CALLS = "/realtime/calls"
 
@@ -87,12 +88,17 @@ async def _json_body(request: web.Request, *, required: bool = True) -> Any:
         raise Refused(ApiError(UNPARSABLE_JSON)) from None
 
 
-def _live_call(state: SimulatorState, request: web.Request) -> SimCall:
+def _open_call(state: SimulatorState, request: web.Request) -> SimCall:
+    """The call a call-control request names, if it has not ended (404 otherwise)."""
     call_id = request.match_info["call_id"]
-    call = state.live_call(call_id)
+    call = state.open_call(call_id)
     if call is None:
         raise Refused(call_not_found(call_id))
     return call
+
+
+def _may(call: SimCall, action: str) -> None:
+    _check(call.refusal(action))
 
 
 # --- models and client secrets -----------------------------------------------------------
@@ -151,7 +157,7 @@ async def create_call(state: SimulatorState, request: web.Request) -> web.Respon
         raise Refused(ApiError("Unsupported content type.", code="unsupported_content_type"))
     if len(offer) > MAX_SDP or not offer.startswith("v=0"):
         raise Refused(ApiError("Invalid SDP offer.", "sdp", "invalid_offer"))
-    call = SimCall(_call_session(state, key, session), ephemeral=ephemeral)
+    call = SimCall(_call_session(state, key, session), ephemeral=ephemeral, transport="webrtc")
     answer = await _answer_offer(state, call, offer)
     state.calls[call.call_id] = call
     call.spawn(call.greet())
@@ -218,39 +224,45 @@ def parse_multipart(body: bytes, content_type: str) -> dict[str, tuple[str, str]
 
 
 async def hangup_call(state: SimulatorState, request: web.Request) -> web.Response:
-    """`POST /realtime/calls/{call_id}/hangup` (no body)."""
+    """`POST /realtime/calls/{call_id}/hangup` (no body): ends any call, SIP or WebRTC."""
     _authenticate(state, request)
-    await _live_call(state, request).end("hangup")
+    call = _open_call(state, request)
+    await call.end("hangup")
     return web.Response(status=200)
 
 
 async def accept_call(state: SimulatorState, request: web.Request) -> web.Response:
-    """`POST /realtime/calls/{call_id}/accept` with the session (a SIP call's)."""
+    """`POST /realtime/calls/{call_id}/accept` with the session: a pending SIP call goes live."""
     _authenticate(state, request)
-    call = _live_call(state, request)
+    call = _open_call(state, request)
     body = await _json_body(request)
     _check(contract.validate(spec.request_schema(f"{CALLS}/{{call_id}}/accept"), body))
-    call.session = sessions.effective_session(body)
+    _may(call, "accept")
+    call.accept(sessions.effective_session(body))
     return web.Response(status=200)
 
 
 async def reject_call(state: SimulatorState, request: web.Request) -> web.Response:
-    """`POST /realtime/calls/{call_id}/reject`, optionally with a SIP status code."""
+    """`POST /realtime/calls/{call_id}/reject`, optionally with a SIP status code (603)."""
     _authenticate(state, request)
-    call = _live_call(state, request)
+    call = _open_call(state, request)
     body = await _json_body(request, required=False)
     if body is not None:
         _check(contract.validate(spec.request_schema(f"{CALLS}/{{call_id}}/reject"), body))
+    _may(call, "reject")
+    call.sip_status = (body or {}).get("status_code", DECLINE)
     await call.end("reject")
     return web.Response(status=200)
 
 
 async def refer_call(state: SimulatorState, request: web.Request) -> web.Response:
-    """`POST /realtime/calls/{call_id}/refer` to a new destination."""
+    """`POST /realtime/calls/{call_id}/refer`: the SIP call goes to `target_uri`."""
     _authenticate(state, request)
-    call = _live_call(state, request)
+    call = _open_call(state, request)
     body = await _json_body(request)
     _check(contract.validate(spec.request_schema(f"{CALLS}/{{call_id}}/refer"), body))
+    _may(call, "refer")
+    call.referred_to = body["target_uri"]
     await call.end("refer")
     return web.Response(status=200)
 
@@ -261,9 +273,18 @@ async def refer_call(state: SimulatorState, request: web.Request) -> web.Respons
 async def sideband(state: SimulatorState, request: web.Request) -> web.StreamResponse:
     """`GET /realtime?call_id=…`: the server-side WebSocket of a call (standard key only)."""
     _authenticate(state, request)
-    call = state.live_call(request.query.get("call_id", ""))
+    call_id = request.query.get("call_id", "")
+    call = state.open_call(call_id)
     if call is None:
         raise Refused(ApiError("Call not found.", "call_id", "call_not_found", status=404))
+    if call.pending:
+        raise Refused(
+            ApiError(
+                f"Call '{call_id}' has not been accepted yet; accept it before connecting.",
+                "call_id",
+                "invalid_call_state",
+            )
+        )
     if state.sideband_refusals > 0:
         state.sideband_refusals -= 1
         raise Refused(ApiError("Service unavailable", type="server_error", status=503))
