@@ -106,7 +106,7 @@ class SimCall:
 
     @property
     def status(self) -> str:
-        """ "pending" (a SIP call not yet answered), "live" or "ended"."""
+        """The call's state: "pending" (a SIP call not yet answered), "live" or "ended"."""
         if self.hung_up:
             return "ended"
         return "pending" if self.pending else "live"

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import contract, sessions, spec
+from . import contract, legacy, sessions, spec
 from .calls import SimCall
 from .errors import UNPARSABLE_JSON, ApiError, Refused, call_not_found, invalid_api_key
 from .state import API_PREFIX, ClientSecret, SimulatorState
@@ -45,6 +45,9 @@ def add_routes(app: web.Application, state: SimulatorState) -> None:
     routes = (
         ("GET", "/models", list_models),
         ("POST", "/realtime/client_secrets", create_client_secret),
+        ("POST", "/realtime/translations/client_secrets", create_translation_secret),
+        ("POST", "/realtime/sessions", create_legacy_session),
+        ("POST", "/realtime/transcription_sessions", create_legacy_transcription_session),
         ("POST", CALLS, create_call),
         ("POST", f"{CALLS}/{{call_id}}/hangup", hangup_call),
         ("POST", f"{CALLS}/{{call_id}}/accept", accept_call),
@@ -132,6 +135,53 @@ async def create_client_secret(state: SimulatorState, request: web.Request) -> w
     state.client_secrets[secret.value] = secret
     return web.json_response(
         {"value": secret.value, "expires_at": secret.expires_at, "session": secret.session}
+    )
+
+
+async def create_translation_secret(state: SimulatorState, request: web.Request) -> web.Response:
+    """`POST /realtime/translations/client_secrets`: a key and its translation session."""
+    _authenticate(state, request)
+    body = await _json_body(request)
+    path = "/realtime/translations/client_secrets"
+    _check(contract.validate(spec.request_schema(path), body))
+    seconds = (body.get("expires_after") or {}).get("seconds", DEFAULT_SECRET_SECONDS)
+    expires_at = int(time.time()) + seconds
+    answer = {
+        "value": f"ek_{secrets.token_hex(16)}",
+        "expires_at": expires_at,
+        "session": legacy.translation_session(body["session"], expires_at),
+    }
+    state.translation_secrets[answer["value"]] = answer
+    return web.json_response(answer)
+
+
+async def create_legacy_session(state: SimulatorState, request: web.Request) -> web.Response:
+    """`POST /realtime/sessions` (beta): the session and its `client_secret` (see legacy.py)."""
+    _authenticate(state, request)
+    body = await _json_body(request)
+    _check(contract.validate(spec.request_schema("/realtime/sessions"), body))
+    session = sessions.effective_session(legacy.ga_session(body))
+    secret = legacy.new_secret()
+    _keep_secret(state, secret, {**session, "expires_at": 0})
+    return web.json_response(legacy.session_response(session, secret))
+
+
+async def create_legacy_transcription_session(
+    state: SimulatorState, request: web.Request
+) -> web.Response:
+    """`POST /realtime/transcription_sessions` (beta): the session and its `client_secret`."""
+    _authenticate(state, request)
+    body = await _json_body(request)
+    _check(contract.validate(spec.request_schema("/realtime/transcription_sessions"), body))
+    secret = legacy.new_secret()
+    session = sessions.effective_session(legacy.ga_transcription_session(body), expires_at=0)
+    _keep_secret(state, secret, session)
+    return web.json_response(legacy.transcription_response(body, secret))
+
+
+def _keep_secret(state: SimulatorState, secret: dict[str, Any], session: dict[str, Any]) -> None:
+    state.client_secrets[secret["value"]] = ClientSecret(
+        secret["value"], secret["expires_at"], session
     )
 
 

@@ -68,6 +68,9 @@ class SimulatorState:
         self.accept_key_in(header=key_header, query=key_query)
         self.requests: list[RecordedRequest] = []
         self.client_secrets: dict[str, ClientSecret] = {}
+        # Translation client secrets as minted (they open nothing: the spec has no endpoint
+        # for translation sessions).
+        self.translation_secrets: dict[str, dict[str, Any]] = {}
         self.calls: dict[str, SimCall] = {}
         self.sideband_refusals = 0  # next N sideband handshakes answer 503
         # The turn a caller's speech plays on calls with media (None: calls do not listen).
