@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .control import add_control_routes
 from .conversation import VOICE_TURN, Turn
-from .middleware import api_middleware
+from .middleware import api_middleware, decorate
 from .routes import add_routes
 from .state import API_PREFIX, SimulatorState
 
@@ -16,6 +16,7 @@ from .state import API_PREFIX, SimulatorState
 def build_app(state: SimulatorState) -> web.Application:
     """The aiohttp application serving a simulator's state."""
     app = web.Application(middlewares=[api_middleware(state)], client_max_size=4 * 1024 * 1024)
+    app.on_response_prepare.append(decorate)
     add_routes(app, state)
     add_control_routes(app, state)
     return app

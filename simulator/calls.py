@@ -29,8 +29,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import contract, sessions
-from .conversation import VOICE_TURN, Conversation, Response, Turn, new_id
+from . import contract, hearing, sessions
+from .conversation import STREAM_FAULTS, VOICE_TURN, Conversation, Response, Turn, new_id
 from .errors import ApiError
 from .vad import Activity, VadSettings, VoiceActivity
 from .webhooks import Delivery
@@ -83,6 +83,8 @@ class SimCall:
         self._heard: asyncio.Task[Any] | None = None  # the last step of the caller's speech
         self._inbox: asyncio.Task[Any] | None = None  # the last client event being applied
         self.conversation = Conversation(self.send, lambda: self.session, self.spawn)
+        self.conversation.drop = self._drop_sockets
+        self._connections: dict[int, asyncio.BaseTransport] = {}  # each socket's TCP connection
         self._handlers: dict[str, Handler] = {
             "session.update": self._update_session,
             "response.create": self._create_response,
@@ -96,6 +98,33 @@ class SimCall:
             "input_audio_buffer.clear": self._clear_audio,
             "output_audio_buffer.clear": self._clear_output_audio,
         }
+
+    def add_socket(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport) -> None:
+        """A sideband (or, for a WebSocket session, its own socket) joins the call."""
+        self.sidebands.append(ws)
+        self._connections[id(ws)] = transport
+        if self.transport == "websocket":
+            self.conversation.audio_deltas = True
+
+    def remove_socket(self, ws: web.WebSocketResponse) -> None:
+        """A socket has closed."""
+        if ws in self.sidebands:
+            self.sidebands.remove(ws)
+        self._connections.pop(id(ws), None)
+
+    def inject_fault(self, kind: str) -> None:
+        """Arm a stream fault: "drop_mid_stream" or "error_event" (see conversation.py)."""
+        if kind not in STREAM_FAULTS:
+            raise ValueError(f"unknown stream fault {kind!r}; known: {sorted(STREAM_FAULTS)}")
+        self.conversation.faults.append(kind)
+
+    async def _drop_sockets(self) -> None:
+        """Cut every socket's connection at once, as a network failure does (no close frame)."""
+        for ws in list(self.sidebands):
+            connection = self._connections.pop(id(ws), None)
+            if connection is not None:
+                connection.close()
+            self.sidebands.remove(ws)
 
     def attach(self, peer: MediaPeer, auto_turn: Turn | None = VOICE_TURN) -> None:
         """Give the call its media: it speaks in real time and listens to the caller."""
@@ -354,28 +383,31 @@ class SimCall:
 
     async def _append_audio(self, event: dict[str, Any]) -> ApiError | None:
         try:
-            self.conversation.input_audio_bytes += len(
-                base64.b64decode(event["audio"], validate=True)
-            )
+            self.conversation.input_audio += base64.b64decode(event["audio"], validate=True)
         except binascii.Error:
             return ApiError("Invalid 'audio': not valid base64.", "audio", "invalid_value")
         return None
 
     async def _commit_audio(self, _event: dict[str, Any]) -> ApiError | None:
-        # 24 kHz 16-bit mono: 4800 bytes are the 100 ms the API needs at least.
-        held = self.conversation.input_audio_bytes
-        if held < 4800:
+        """The buffer becomes a user item; what it says is heard (hearing.py), then transcribed."""
+        audio_format = ((self.session.get("audio") or {}).get("input") or {}).get("format")
+        # 100 ms is the least the API commits: 4800 bytes of 24 kHz PCM16, 800 of G.711.
+        per_ms = 48 if (audio_format or {}).get("type", "audio/pcm") == "audio/pcm" else 8
+        held = len(self.conversation.input_audio)
+        if held < 100 * per_ms:
             return ApiError(
                 "Error committing input audio buffer: buffer too small. Expected at least "
-                f"100ms of audio, but buffer only has {held / 48:.2f}ms of audio.",
+                f"100ms of audio, but buffer only has {held / per_ms:.2f}ms of audio.",
                 code="input_audio_buffer_commit_empty",
             )
-        self.conversation.input_audio_bytes = 0
-        await self.conversation.commit(new_id("item"), "", held / 48000)
+        audio = bytes(self.conversation.input_audio)
+        self.conversation.input_audio.clear()
+        transcript = hearing.hear_pcm(audio, audio_format)
+        await self.conversation.commit(new_id("item"), transcript, held / per_ms / 1000)
         return None
 
     async def _clear_audio(self, _event: dict[str, Any]) -> ApiError | None:
-        self.conversation.input_audio_bytes = 0
+        self.conversation.input_audio.clear()
         await self.send({"type": "input_audio_buffer.cleared"})
         return None
 

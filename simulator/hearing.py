@@ -63,7 +63,8 @@ def speech_with_phrase(phrase: str, rate: int = API_RATE) -> npt.NDArray[np.floa
     """Audio that sounds like someone saying `phrase` and carries it: the code, then the voice."""
     voice = speech.resample(speech.synthesize(phrase).samples, speech.SAMPLE_RATE, rate)
     pause = np.zeros(round(0.15 * rate), dtype=np.float32)
-    return np.concatenate([encode(phrase, rate), pause, voice * 0.8]).astype(np.float32)
+    audio: npt.NDArray[np.float32] = np.concatenate([encode(phrase, rate), pause, voice * 0.8])
+    return audio.astype(np.float32)
 
 
 def hear(samples: npt.NDArray[np.floating], rate: int = API_RATE) -> str:
@@ -97,7 +98,8 @@ def _tone(hz: float, seconds: float, rate: int) -> npt.NDArray[np.float64]:
     envelope = np.ones(n)
     envelope[:ramp] = np.linspace(0.0, 1.0, ramp)
     envelope[n - ramp :] = np.linspace(1.0, 0.0, ramp)
-    return LEVEL * envelope * np.sin(2 * np.pi * hz * np.arange(n) / rate)
+    tone: npt.NDArray[np.float64] = LEVEL * envelope * np.sin(2 * np.pi * hz * np.arange(n) / rate)
+    return tone
 
 
 @dataclass(frozen=True, slots=True)

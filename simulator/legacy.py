@@ -59,9 +59,7 @@ def ga_session(request: dict[str, Any]) -> dict[str, Any]:
         turn = request["turn_detection"]
         audio_input["turn_detection"] = None if turn is None else {**_BETA_TURN_DETECTION, **turn}
     output: dict[str, Any] = {"format": FORMATS[request.get("output_audio_format", "pcm16")]}
-    for beta, ga in (("voice", "voice"), ("speed", "speed")):
-        if beta in request:
-            output[ga] = request[beta]
+    output.update({k: request[k] for k in ("voice", "speed") if k in request})
     ga: dict[str, Any] = {"type": "realtime", "audio": {"input": audio_input, "output": output}}
     renamed = {
         "model": "model",

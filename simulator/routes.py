@@ -19,9 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from . import contract, legacy, sessions, spec
+from . import contract, legacy, sessions, spec, tts
 from .calls import SimCall
 from .errors import UNPARSABLE_JSON, ApiError, Refused, call_not_found, invalid_api_key
+from .faults import STREAM_FAULT
 from .state import API_PREFIX, ClientSecret, SimulatorState
 from .webrtc import MediaPeer, allow_loopback_ice
 
@@ -53,7 +54,8 @@ def add_routes(app: web.Application, state: SimulatorState) -> None:
         ("POST", f"{CALLS}/{{call_id}}/accept", accept_call),
         ("POST", f"{CALLS}/{{call_id}}/reject", reject_call),
         ("POST", f"{CALLS}/{{call_id}}/refer", refer_call),
-        ("GET", "/realtime", sideband),
+        ("GET", "/realtime", realtime_socket),
+        ("POST", "/audio/speech", create_speech),
     )
     for method, path, handler in routes:
         app.router.add_route(method, API_PREFIX + path, partial(handler, state))
@@ -320,9 +322,49 @@ async def refer_call(state: SimulatorState, request: web.Request) -> web.Respons
 # --- the sideband ---------------------------------------------------------------------------
 
 
-async def sideband(state: SimulatorState, request: web.Request) -> web.StreamResponse:
-    """`GET /realtime?call_id=…`: the server-side WebSocket of a call (standard key only)."""
+async def realtime_socket(state: SimulatorState, request: web.Request) -> web.StreamResponse:
+    """`GET /realtime`: a WebSocket (standard key only).
+
+    A call's sideband (`call_id=`), or a session of its own: a conversation (`model=`) or a
+    transcription session (`intent=transcription`), which starts with `session.created`.
+    """
     _authenticate(state, request)
+    if "call_id" in request.query:
+        return await sideband(state, request)
+    intent = request.query.get("intent")
+    if intent is not None and intent != "transcription":
+        raise Refused(
+            ApiError(
+                f"Invalid value: '{intent}'. Supported values are: 'transcription'.",
+                "intent",
+                "invalid_value",
+            )
+        )
+    if intent is None and not request.query.get("model"):
+        raise Refused(
+            ApiError("Missing required parameter: 'model'.", "model", "missing_required_parameter")
+        )
+    request_session = (
+        {"type": "transcription"}
+        if intent
+        else {"type": "realtime", "model": request.query["model"]}
+    )
+    session = SimCall(
+        sessions.effective_session(request_session), ephemeral=False, transport="websocket"
+    )
+    session.pace = state.socket_pace
+    state.sockets.append(session)
+    ws = await _open_socket(request, session)
+    await session.send({"type": "session.created", "session": session.session})
+    try:
+        await _serve_socket(ws, session)
+    finally:
+        await session.end("closed")
+    return ws
+
+
+async def sideband(state: SimulatorState, request: web.Request) -> web.StreamResponse:
+    """`GET /realtime?call_id=…`: the server-side WebSocket of a call."""
     call_id = request.query.get("call_id", "")
     call = state.open_call(call_id)
     if call is None:
@@ -338,18 +380,31 @@ async def sideband(state: SimulatorState, request: web.Request) -> web.StreamRes
     if state.sideband_refusals > 0:
         state.sideband_refusals -= 1
         raise Refused(ApiError("Service unavailable", type="server_error", status=503))
-    ws = web.WebSocketResponse(heartbeat=30)
-    await ws.prepare(request)
-    call.sidebands.append(ws)
+    ws = await _open_socket(request, call)
     call.sideband_connects += 1
+    await _serve_socket(ws, call)
+    return ws
+
+
+async def _open_socket(request: web.Request, call: SimCall) -> web.WebSocketResponse:
+    """Complete the handshake; the socket joins the call, with the faults its request armed."""
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024 * 1024)
+    await ws.prepare(request)
+    assert request.transport is not None
+    call.add_socket(ws, request.transport)
+    fault = request.get(STREAM_FAULT)
+    if fault is not None:
+        call.inject_fault(fault.kind)
+    return ws
+
+
+async def _serve_socket(ws: web.WebSocketResponse, call: SimCall) -> None:
     try:
         async for msg in ws:
             if msg.type == web.WSMsgType.TEXT:
                 call.receive(msg.data, "sideband")
     finally:
-        if ws in call.sidebands:
-            call.sidebands.remove(ws)
-    return ws
+        call.remove_socket(ws)
 
 
 def drop_sidebands(call: SimCall) -> asyncio.Future[Any]:
@@ -357,3 +412,33 @@ def drop_sidebands(call: SimCall) -> asyncio.Future[Any]:
     sockets = list(call.sidebands)
     call.sidebands.clear()
     return asyncio.gather(*(ws.close(code=1011, message=b"dropped") for ws in sockets))
+
+
+# --- text to speech -------------------------------------------------------------------------
+
+
+async def create_speech(state: SimulatorState, request: web.Request) -> web.StreamResponse:
+    """`POST /audio/speech` (the audio document): the input spoken, streamed (see tts.py)."""
+    _authenticate(state, request)
+    body = await _json_body(request)
+    _check(contract.validate("CreateSpeechRequest", body, document="audio"))
+    _check(tts.refusal(body))
+    data, seconds = await asyncio.to_thread(tts.render, body)
+    sse = body.get("stream_format") == "sse"
+    pieces = list(tts.events(body, data, seconds)) if sse else tts.pieces(data, seconds)
+    response = web.StreamResponse(
+        headers={"Content-Type": tts.EVENTS_TYPE if sse else tts.AUDIO_TYPE}
+    )
+    response.enable_chunked_encoding()
+    await asyncio.sleep(tts.FIRST_BYTE * state.speech_pace)
+    await response.prepare(request)
+    fault = request.get(STREAM_FAULT)
+    for piece in pieces:
+        await response.write(piece.data)
+        if fault is not None and fault.kind == "drop_mid_stream":
+            assert request.transport is not None
+            request.transport.close()  # after the first piece, as a broken connection
+            return response
+        await asyncio.sleep(piece.seconds / tts.GENERATION_SPEED * state.speech_pace)
+    await response.write_eof()
+    return response

@@ -72,6 +72,11 @@ class SimulatorState:
         # for translation sessions).
         self.translation_secrets: dict[str, dict[str, Any]] = {}
         self.calls: dict[str, SimCall] = {}
+        # Sessions over their own WebSocket (`/realtime?model=…`, `?intent=transcription`),
+        # oldest first; each is a SimCall with transport "websocket", never in `calls`.
+        self.sockets: list[SimCall] = []
+        self.socket_pace = 1.0  # their pace: 1.0 the API's latencies; 0 no waiting
+        self.speech_pace = 1.0  # `/audio/speech`'s: 1.0 the API's speed; 0 no waiting
         self.sideband_refusals = 0  # next N sideband handshakes answer 503
         # The turn a caller's speech plays on calls with media (None: calls do not listen).
         self.auto_turn = auto_turn
@@ -96,7 +101,14 @@ class SimulatorState:
         retry_after: float | None = None,
         delay: float = 1.0,
     ) -> None:
-        """Make the next `count` requests to `path` fail with `kind` (see faults.FAULTS)."""
+        """Make the next `count` requests to `path` fail with `kind` (see faults.FAULTS).
+
+        `path` is relative to /v1. WebSockets go to `/realtime` whatever they open; to aim at
+        one kind, name it: `/realtime?call_id=` (sidebands), `/realtime?model=` (conversations)
+        or `/realtime?intent=transcription`. "429" answers a handshake with 429, "slow" delays
+        it, "drop_mid_stream" and "error_event" break the stream it opens (and "drop_mid_stream"
+        an `/audio/speech` stream) at the first chance.
+        """
         self._faults.add(path, Fault(kind, retry_after, delay), count)
 
     def fault_rate(self, path: str, rates: dict[str, float] | None, *, seed: int = 0) -> None:

@@ -40,6 +40,19 @@ async def sideband(sim: RealtimeSimulator, call: SimCall) -> AsyncIterator[Sideb
         yield Sideband(ws)
 
 
+@contextlib.asynccontextmanager
+async def realtime_socket(sim: RealtimeSimulator, **query: str) -> AsyncIterator[Sideband]:
+    """A WebSocket session of its own (`model=…` or `intent=transcription`), as HA opens one."""
+    qs = "&".join(f"{k}={v}" for k, v in query.items())
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            f"{sim.base_url.replace('http', 'ws')}/realtime?{qs}", headers=headers(sim)
+        ) as ws,
+    ):
+        yield Sideband(ws)
+
+
 class Sideband:
     """Send client events, read server events."""
 
@@ -58,6 +71,12 @@ class Sideband:
                 self.events.append(event)
                 if event["type"] == kind:
                     return event
+
+    async def until(self, kind: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Every server event up to and including the next one of a type."""
+        start = len(self.events)
+        await self.next(kind, timeout)
+        return self.events[start:]
 
     async def error(self, timeout: float = 10.0) -> dict[str, Any]:
         """The next `error` event's error."""
