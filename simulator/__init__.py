@@ -19,9 +19,18 @@ Modules, each importing only those below it:
     faults, errors, speech, vad, webrtc
 """
 
+from . import hearing, speech
 from .app import RealtimeSimulator
 from .calls import SimCall
 from .conversation import VOICE_TURN, Turn
 from .state import RecordedRequest
 
-__all__ = ["VOICE_TURN", "RealtimeSimulator", "RecordedRequest", "SimCall", "Turn"]
+__all__ = [
+    "VOICE_TURN",
+    "RealtimeSimulator",
+    "RecordedRequest",
+    "SimCall",
+    "Turn",
+    "hearing",
+    "speech",
+]

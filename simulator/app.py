@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .control import add_control_routes
 from .conversation import VOICE_TURN, Turn
-from .middleware import api_middleware
+from .middleware import api_middleware, decorate
 from .routes import add_routes
 from .state import API_PREFIX, SimulatorState
 
@@ -16,6 +16,7 @@ from .state import API_PREFIX, SimulatorState
 def build_app(state: SimulatorState) -> web.Application:
     """The aiohttp application serving a simulator's state."""
     app = web.Application(middlewares=[api_middleware(state)], client_max_size=4 * 1024 * 1024)
+    app.on_response_prepare.append(decorate)
     add_routes(app, state)
     add_control_routes(app, state)
     return app
@@ -25,12 +26,19 @@ class RealtimeSimulator(SimulatorState):
     """A local OpenAI Realtime API: HTTP, WebRTC calls and the sideband WebSocket.
 
     `auto_turn` is what a caller's speech plays on calls with media (None: they do not listen).
+    `key_header` or `key_query` make it take the key only in that header or query parameter,
+    as a self-hosted gateway would (see `SimulatorState.accept_key_in`).
     """
 
     def __init__(
-        self, api_key: str = "sk-simulator", *, auto_turn: Turn | None = VOICE_TURN
+        self,
+        api_key: str = "sk-simulator",
+        *,
+        auto_turn: Turn | None = VOICE_TURN,
+        key_header: str | None = None,
+        key_query: str | None = None,
     ) -> None:
-        super().__init__(api_key, auto_turn=auto_turn)
+        super().__init__(api_key, auto_turn=auto_turn, key_header=key_header, key_query=key_query)
         self.app = build_app(self)
         self.port = 0
         self._runner: web.AppRunner | None = None

@@ -8,6 +8,12 @@ an `error` event (naming the field, and the event by its `event_id`) and not app
 A call with a WebRTC peer listens to the caller: when the incoming audio is speech (loud for a
 while, then quiet) it plays `auto_turn`, as if the model had understood a request. Tests script
 turns with `SimCall.user_turn(...)`.
+
+How a call arrived is its `transport`: "webrtc" (an offer posted to `/realtime/calls`), "sip" (a
+phone call: pending until accepted, rejected, referred or hung up; its audio stays between the
+phone network and OpenAI, so the simulator has no track for it, only the sideband), or None for
+a call a test registered without saying (`add_call`), on which call control answers as on a
+call of either kind.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from typing import Any
 
 from aiohttp import web
 
-from . import contract, sessions
-from .conversation import VOICE_TURN, Conversation, Response, Turn, new_id
+from . import contract, hearing, sessions
+from .conversation import STREAM_FAULTS, VOICE_TURN, Conversation, Response, Turn, new_id
 from .errors import ApiError
 from .vad import Activity, VadSettings, VoiceActivity
+from .webhooks import Delivery
 from .webrtc import MediaPeer
 
 Handler = Callable[[dict[str, Any]], Awaitable[ApiError | None]]
@@ -45,10 +52,18 @@ class ReceivedEvent:
 class SimCall:
     """One call: its session, media peer, sideband sockets and the events exchanged."""
 
-    def __init__(self, session: dict[str, Any], *, ephemeral: bool) -> None:
+    def __init__(
+        self, session: dict[str, Any], *, ephemeral: bool, transport: str | None = None
+    ) -> None:
         self.call_id = new_id("rtc")
         self.session = session
         self.ephemeral = ephemeral
+        self.transport = transport
+        self.pending = transport == "sip"  # a SIP call nobody has accepted or refused yet
+        self.sip_headers: list[dict[str, str]] = []  # the INVITE's, for a SIP call
+        self.webhook: Delivery | None = None  # the `realtime.call.incoming` that announced it
+        self.sip_status: int | None = None  # the SIP status a rejected caller got
+        self.referred_to: str | None = None  # where a referred call went
         self.peer: MediaPeer | None = None
         self.sidebands: list[web.WebSocketResponse] = []
         self.sideband_connects = 0
@@ -68,6 +83,8 @@ class SimCall:
         self._heard: asyncio.Task[Any] | None = None  # the last step of the caller's speech
         self._inbox: asyncio.Task[Any] | None = None  # the last client event being applied
         self.conversation = Conversation(self.send, lambda: self.session, self.spawn)
+        self.conversation.drop = self._drop_sockets
+        self._connections: dict[int, asyncio.BaseTransport] = {}  # each socket's TCP connection
         self._handlers: dict[str, Handler] = {
             "session.update": self._update_session,
             "response.create": self._create_response,
@@ -82,12 +99,78 @@ class SimCall:
             "output_audio_buffer.clear": self._clear_output_audio,
         }
 
+    def add_socket(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport) -> None:
+        """A sideband (or, for a WebSocket session, its own socket) joins the call."""
+        self.sidebands.append(ws)
+        self._connections[id(ws)] = transport
+        if self.transport == "websocket":
+            self.conversation.audio_deltas = True
+
+    def remove_socket(self, ws: web.WebSocketResponse) -> None:
+        """A socket has closed."""
+        if ws in self.sidebands:
+            self.sidebands.remove(ws)
+        self._connections.pop(id(ws), None)
+
+    def inject_fault(self, kind: str) -> None:
+        """Arm a stream fault: "drop_mid_stream" or "error_event" (see conversation.py)."""
+        if kind not in STREAM_FAULTS:
+            raise ValueError(f"unknown stream fault {kind!r}; known: {sorted(STREAM_FAULTS)}")
+        self.conversation.faults.append(kind)
+
+    async def _drop_sockets(self) -> None:
+        """Cut every socket's connection at once, as a network failure does (no close frame)."""
+        for ws in list(self.sidebands):
+            connection = self._connections.pop(id(ws), None)
+            if connection is not None:
+                connection.close()
+            self.sidebands.remove(ws)
+
     def attach(self, peer: MediaPeer, auto_turn: Turn | None = VOICE_TURN) -> None:
         """Give the call its media: it speaks in real time and listens to the caller."""
         self.peer = peer
         self.auto_turn = auto_turn
         self.conversation.speaker = peer.speaker
         self.conversation.pace = 1.0
+
+    @property
+    def status(self) -> str:
+        """The call's state: "pending" (a SIP call not yet answered), "live" or "ended"."""
+        if self.hung_up:
+            return "ended"
+        return "pending" if self.pending else "live"
+
+    @property
+    def webhook_status(self) -> int | None:
+        """How the webhook endpoint answered the call's `realtime.call.incoming`.
+
+        None: there was no delivery, or the endpoint could not be reached.
+        """
+        return self.webhook.status if self.webhook is not None else None
+
+    def accept(self, session: dict[str, Any]) -> None:
+        """Answer the call with a session (a pending SIP call goes live)."""
+        self.session = session
+        self.pending = False
+
+    def refusal(self, action: str) -> ApiError | None:
+        """Why call control `action` does not apply to the call now (None: it does).
+
+        The document states neither the wording nor the code of these errors: both are ours.
+        `accept` and `reject` answer an incoming SIP call, `refer` transfers a SIP call (pending
+        or live: a blueprint transfers callers it does not answer), `hangup` ends any call.
+        """
+        if self.transport is None or action == "hangup":
+            return None
+        if self.transport != "sip":
+            kind = "an incoming SIP call" if action in ("accept", "reject") else "a SIP call"
+            done = {"accept": "accepted", "reject": "rejected", "refer": "referred"}[action]
+            return _state_error(f"Call '{self.call_id}' is not {kind}; it cannot be {done}.")
+        if not self.pending and action in ("accept", "reject"):
+            return _state_error(
+                f"Call '{self.call_id}' has already been accepted; hang it up or refer it instead."
+            )
+        return None
 
     @property
     def pace(self) -> float:
@@ -300,28 +383,31 @@ class SimCall:
 
     async def _append_audio(self, event: dict[str, Any]) -> ApiError | None:
         try:
-            self.conversation.input_audio_bytes += len(
-                base64.b64decode(event["audio"], validate=True)
-            )
+            self.conversation.input_audio += base64.b64decode(event["audio"], validate=True)
         except binascii.Error:
             return ApiError("Invalid 'audio': not valid base64.", "audio", "invalid_value")
         return None
 
     async def _commit_audio(self, _event: dict[str, Any]) -> ApiError | None:
-        # 24 kHz 16-bit mono: 4800 bytes are the 100 ms the API needs at least.
-        held = self.conversation.input_audio_bytes
-        if held < 4800:
+        """The buffer becomes a user item; what it says is heard (hearing.py), then transcribed."""
+        audio_format = ((self.session.get("audio") or {}).get("input") or {}).get("format")
+        # 100 ms is the least the API commits: 4800 bytes of 24 kHz PCM16, 800 of G.711.
+        per_ms = 48 if (audio_format or {}).get("type", "audio/pcm") == "audio/pcm" else 8
+        held = len(self.conversation.input_audio)
+        if held < 100 * per_ms:
             return ApiError(
                 "Error committing input audio buffer: buffer too small. Expected at least "
-                f"100ms of audio, but buffer only has {held / 48:.2f}ms of audio.",
+                f"100ms of audio, but buffer only has {held / per_ms:.2f}ms of audio.",
                 code="input_audio_buffer_commit_empty",
             )
-        self.conversation.input_audio_bytes = 0
-        await self.conversation.commit(new_id("item"), "", held / 48000)
+        audio = bytes(self.conversation.input_audio)
+        self.conversation.input_audio.clear()
+        transcript = hearing.hear_pcm(audio, audio_format)
+        await self.conversation.commit(new_id("item"), transcript, held / per_ms / 1000)
         return None
 
     async def _clear_audio(self, _event: dict[str, Any]) -> ApiError | None:
-        self.conversation.input_audio_bytes = 0
+        self.conversation.input_audio.clear()
         await self.send({"type": "input_audio_buffer.cleared"})
         return None
 
@@ -354,3 +440,7 @@ class SimCall:
         )
         await self.send(error.event(None))
         await self.end("session_expired")
+
+
+def _state_error(message: str) -> ApiError:
+    return ApiError(message, "call_id", "invalid_call_state")

@@ -28,9 +28,11 @@ _TYPE_NAMES = {
 }
 
 
-def validate(schema_name: str, instance: Any, *, prefix: str = "") -> ApiError | None:
+def validate(
+    schema_name: str, instance: Any, *, prefix: str = "", document: str = "realtime"
+) -> ApiError | None:
     """The API's error for an invalid `instance`, or None; `prefix` roots the `param` names."""
-    errors = list(spec.validator(schema_name).iter_errors(instance))
+    errors = list(spec.validator(schema_name, document).iter_errors(instance))
     if not errors:
         return None
     return _to_api_error(_descend(max(errors, key=relevance)), prefix)

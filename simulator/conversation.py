@@ -5,11 +5,25 @@ starts a quarter of a second after it is asked for, its transcript streams faste
 audio plays, `response.done` comes when generation ends, and `output_audio_buffer.stopped`
 only when the last of the audio has played on the call's WebRTC track. With `pace` 0 (calls
 without media) nothing waits, but the order is the same.
+
+What the model says to a `response.create` of the client's: an announcement's message, else the
+reply a scripted turn owes (after its tool's output), else the text script's answer to the
+user's newest message (chat.py: a tool call to turn something on or off, a question back, or
+"Okay.").
+
+Where the audio goes depends on the transport: a call's (WebRTC or SIP) plays it, and reports
+`output_audio_buffer.started/stopped`; a WebSocket session sends it as
+`response.output_audio.delta` events (base64 24 kHz PCM16).
+
+Faults armed on the conversation (`faults`) strike at the next chance: "drop_mid_stream" cuts
+the socket after the first delta of a transcript or an answer, "error_event" answers the next
+transcription or response with an `error` event (a server error) instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable, Callable
 import contextlib
 import dataclasses
@@ -19,15 +33,17 @@ import re
 import secrets
 from typing import Any
 
-from . import sessions, speech
-from .errors import ApiError
+from . import chat, sessions, speech
+from .errors import SERVER_ERROR, ApiError
 from .webrtc import SpeakerTrack
 
 RESPONSE_LATENCY = 0.25  # seconds from response.created to the first output
 TRANSCRIPTION_LATENCY = 0.3  # from the commit of the user's audio to its transcript
 GENERATION_SHARE = 0.4  # the model generates its audio this much faster than it plays
 ARGUMENT_STEP = 0.04  # between deltas of a function call's arguments
-CANNED_REPLY = "Okay."  # what the model says when asked for a response without a script
+CANNED_REPLY = chat.CANNED_REPLY  # what the model says when asked without a script
+AUDIO_DELTA_SECONDS = 0.2  # of audio in each `response.output_audio.delta` (WebSocket only)
+STREAM_FAULTS = frozenset({"drop_mid_stream", "error_event"})
 DEFAULT_USAGE = {"input_tokens": 50, "output_tokens": 10, "total_tokens": 60}
 # What the API reports after every response (far from any limit here).
 RATE_LIMITS = [
@@ -75,14 +91,7 @@ class Turn:
         """The turn with its tool resolved against the session's tools."""
         if not self.find_tool or self.tool_name is None:
             return self
-        names = [
-            str(tool.get("name"))
-            for tool in session.get("tools") or ()
-            if isinstance(tool, dict) and tool.get("type") == "function"
-        ]
-        found = next((n for n in names if n == self.tool_name), None) or next(
-            (n for n in names if n.endswith(self.tool_name)), None
-        )
+        found = chat.find_tool(list(session.get("tools") or ()), self.tool_name)
         return dataclasses.replace(self, tool_name=found, find_tool=False)
 
 
@@ -133,7 +142,11 @@ class Conversation:
         self.active: Response | None = None  # the response writing to the conversation
         self.playing: Response | None = None  # the response whose audio is playing
         self.audio_spoken = False  # the model has spoken (its voice is fixed from then on)
-        self.input_audio_bytes = 0  # appended and not yet committed
+        self.input_audio = bytearray()  # appended and not yet committed
+        self.heard: dict[str, str] = {}  # what each user audio item said, by item id
+        self.audio_deltas = False  # True: audio goes out as events (a WebSocket session)
+        self.faults: list[str] = []  # armed stream faults (see the module), first first
+        self.drop: Callable[[], Awaitable[None]] | None = None  # cuts the sockets
         self.input_ms = 0  # the clock of scripted user speech (audio_start_ms, audio_end_ms)
         self.conversation_id = new_id("conv")
         self._owed: tuple[str, dict[str, int]] | None = None  # a reply waiting for its response
@@ -202,11 +215,15 @@ class Conversation:
             "content": [{"type": "input_audio", "transcript": None}],
         }
         await self._add_item(item, previous)
+        self.heard[item_id] = transcript
         if sessions.transcribes(self.session()):
             self.spawn(self._transcribe(item, transcript, seconds))
 
     async def _transcribe(self, item: dict[str, Any], transcript: str, seconds: float) -> None:
         await self._wait(TRANSCRIPTION_LATENCY)
+        if self.take_fault("error_event"):
+            await self.send(SERVER_ERROR.event(None))
+            return
         for delta in _chunks(transcript):
             await self.send(
                 {
@@ -216,6 +233,7 @@ class Conversation:
                     "delta": delta,
                 }
             )
+            await self.strike("drop_mid_stream")  # after the first delta, if armed
         item["content"][0]["transcript"] = transcript
         await self.send(
             {
@@ -267,8 +285,12 @@ class Conversation:
     async def respond(self, response: Response) -> None:
         """Answer a client's `response.create` (never by reading its instructions back).
 
-        It says an announcement's message, or the reply a turn owes, or a short canned reply.
+        It says an announcement's message, or the reply a turn owes, or the script's answer
+        to the user's newest message (chat.py), or a short canned reply.
         """
+        if self.take_fault("error_event"):
+            await self.fail(response)
+            return
         message = announcement(response.params.get("instructions"))
         if message is not None:
             await self.speak(response, message)
@@ -276,8 +298,82 @@ class Conversation:
             reply, usage = self._owed
             self._owed = None
             await self.speak(response, reply, usage)
+        elif (text := self.unanswered_user_text()) is not None:
+            await self._scripted(response, text)
         else:
             await self.speak(response, CANNED_REPLY)
+
+    async def _scripted(self, response: Response, text: str) -> None:
+        session = self.session()
+        tools = [] if session.get("tool_choice") == "none" else list(session.get("tools") or ())
+        planned = chat.answer(text, tools)
+        said = [str(self.session().get("instructions") or ""), *self._texts()]
+        usage = _counted(chat.tokens(*said), chat.tokens(planned.reply))
+        if planned.tool_name is None:
+            await self.speak(response, planned.reply, usage)
+            return
+        turn = Turn(
+            transcript=text,
+            tool_name=planned.tool_name,
+            tool_arguments=planned.tool_arguments,
+            reply=planned.reply,
+            failure_reply=planned.failure_reply,
+            usage=usage,
+        )
+        await self.call_tool(response, turn, planned.tool_name)
+
+    def unanswered_user_text(self) -> str | None:
+        """The text of the user's newest message, if nothing came after it but the user's."""
+        for item in reversed(self.items.values()):
+            if item.get("type") != "message" or item.get("role") == "system":
+                return None
+            if item.get("role") == "assistant":
+                return None
+            text = self._text_of(item)
+            if text:
+                return text
+        return None
+
+    def _text_of(self, item: dict[str, Any]) -> str:
+        parts = []
+        for part in item.get("content") or ():
+            if part.get("type") in ("input_text", "output_text", "text"):
+                parts.append(str(part.get("text") or ""))
+            elif part.get("type") in ("input_audio", "output_audio", "audio"):
+                parts.append(str(part.get("transcript") or self.heard.get(item["id"], "")))
+        return " ".join(p for p in parts if p)
+
+    def _texts(self) -> list[str]:
+        return [self._text_of(i) for i in self.items.values() if i.get("type") == "message"]
+
+    async def fail(self, response: Response) -> None:
+        """The response fails on the server's side: `error`, then `response.done` (failed)."""
+        await self.send(
+            {"type": "response.created", "response": self._object(response, "in_progress")}
+        )
+        await self.send(SERVER_ERROR.event(None))
+        response.done = True
+        if self.active is response:
+            self.active = None
+        details = {"type": "failed", "error": {"type": "server_error", "code": "server_error"}}
+        await self.send(
+            {
+                "type": "response.done",
+                "response": self._object(response, "failed", [], None, details),
+            }
+        )
+
+    def take_fault(self, kind: str) -> bool:
+        """Whether a fault of `kind` is armed; it is used up."""
+        if kind in self.faults:
+            self.faults.remove(kind)
+            return True
+        return False
+
+    async def strike(self, kind: str) -> None:
+        """Cut the sockets now if a fault of `kind` (a drop) is armed."""
+        if self.drop is not None and self.take_fault(kind):
+            await self.drop()
 
     async def speak(
         self, response: Response, text: str, usage: dict[str, int] | None = None
@@ -306,7 +402,7 @@ class Conversation:
             )
             await self.send(self._part_event("response.content_part.added", response, item, part))
             played = self._play(response, text) if audio else 0.0
-            if audio:
+            if audio and not self.audio_deltas:
                 await self.send({"type": "output_audio_buffer.started", "response_id": response.id})
             await self._stream_text(response, item, text, played * GENERATION_SHARE, audio)
             item["status"] = "completed"
@@ -317,9 +413,11 @@ class Conversation:
             ]
             await self._finish_content(response, item, text, audio)
             await self.done(response, "completed", [item], usage)
-            if audio:
+            if audio and not self.audio_deltas:
                 await self._pause(response, played * (1 - GENERATION_SHARE))
                 await self._stop_playing(response, "output_audio_buffer.stopped")
+            elif audio:
+                self._stopped(response)
         except Interrupted:
             await self._interrupted(response, item)
 
@@ -387,10 +485,14 @@ class Conversation:
         details: dict[str, Any] | None = None
         if status != "completed":
             details = {"type": status, "reason": reason} if reason else {"type": status}
+        modalities = response.params.get("output_modalities") or self.session().get(
+            "output_modalities", ["audio"]
+        )
+        counted = _usage(usage, audio="audio" in modalities)
         await self.send(
             {
                 "type": "response.done",
-                "response": self._object(response, status, output, _usage(usage), details),
+                "response": self._object(response, status, output, counted, details),
             }
         )
         await self.send({"type": "rate_limits.updated", "rate_limits": RATE_LIMITS})
@@ -408,7 +510,9 @@ class Conversation:
         if not response.done:
             item["status"] = "incomplete"
             await self.done(response, "cancelled", [item], reason=response.reason)
-        if response.playing:
+        if response.playing and self.audio_deltas:
+            self._stopped(response)
+        elif response.playing:
             await self._stop_playing(response, "output_audio_buffer.cleared")
 
     def _play(self, response: Response, text: str) -> float:
@@ -424,6 +528,12 @@ class Conversation:
         self.speaker.play(spoken.samples)
         return spoken.seconds
 
+    def _stopped(self, response: Response) -> None:
+        """Audio sent as events is the client's to play: the response no longer plays here."""
+        response.playing = False
+        if self.playing is response:
+            self.playing = None
+
     async def _stop_playing(self, response: Response, event: str) -> None:
         response.playing = False
         if self.playing is response:
@@ -437,9 +547,26 @@ class Conversation:
     ) -> None:
         deltas = _chunks(text)
         kind = "response.output_audio_transcript.delta" if audio else "response.output_text.delta"
-        for delta in deltas:
+        sound = self._audio_pieces(text, len(deltas)) if audio and self.audio_deltas else []
+        for index, delta in enumerate(deltas):
+            if sound:
+                piece = {**self._part_event("response.output_audio.delta", response, item)}
+                await self.send({**piece, "delta": sound[index]})
             await self.send({**self._part_event(kind, response, item), "delta": delta})
+            await self.strike("drop_mid_stream")  # after the first delta, if armed
             await self._pause(response, seconds / len(deltas))
+
+    def _audio_pieces(self, text: str, count: int) -> list[str]:
+        """The spoken text as `count` base64 pieces of 24 kHz PCM16 (a WebSocket's deltas)."""
+        session = self.session()
+        spoken = speech.synthesize(
+            text,
+            voice=sessions.voice(session),
+            speed=float(((session.get("audio") or {}).get("output") or {}).get("speed", 1.0)),
+        )
+        pcm = speech.pcm16(speech.resample(spoken.samples, speech.SAMPLE_RATE, 24000))
+        step = -(-len(pcm) // count) + (-(-len(pcm) // count) % 2)  # whole samples per piece
+        return [base64.b64encode(pcm[i * step : (i + 1) * step]).decode() for i in range(count)]
 
     async def _finish_content(
         self, response: Response, item: dict[str, Any], text: str, audio: bool
@@ -610,10 +737,27 @@ def _chunks(text: str, size: int = 0) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text) or [""]
 
 
-def _usage(usage: dict[str, int] | None) -> dict[str, Any]:
-    """Token usage with the details the API breaks it into (mostly audio tokens)."""
+def _counted(inputs: int, outputs: int) -> dict[str, int]:
+    return {"input_tokens": inputs, "output_tokens": outputs, "total_tokens": inputs + outputs}
+
+
+def _usage(usage: dict[str, int] | None, *, audio: bool = True) -> dict[str, Any]:
+    """Token usage with the details the API breaks it into (mostly audio tokens, if spoken)."""
     usage = usage or DEFAULT_USAGE
     inputs, outputs = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+    if not audio:
+        return {
+            "total_tokens": usage.get("total_tokens", inputs + outputs),
+            "input_tokens": inputs,
+            "output_tokens": outputs,
+            "input_token_details": {
+                "text_tokens": inputs,
+                "audio_tokens": 0,
+                "image_tokens": 0,
+                "cached_tokens": 0,
+            },
+            "output_token_details": {"text_tokens": outputs, "audio_tokens": 0},
+        }
     return {
         "total_tokens": usage.get("total_tokens", inputs + outputs),
         "input_tokens": inputs,

@@ -60,16 +60,28 @@ class ApiError:
         }
 
 
-def invalid_api_key(request: web.Request) -> ApiError:
-    """401 like OpenAI's: the key is named only by its first characters."""
-    auth = request.headers.get("Authorization", "") or request.headers.get("api-key", "")
-    shown = auth.removeprefix("Bearer ")[:6] + "***" if auth else ""
-    message = (
-        f"Incorrect API key provided: {shown}."
-        if shown
-        else "You didn't provide an API key. You need to provide your API key in an "
-        "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-    )
+def standard_key(request: web.Request) -> str | None:
+    """The key as OpenAI reads it: `Authorization: Bearer`, else Azure's `api-key` header."""
+    auth = request.headers.get("Authorization", "")
+    bearer = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+    return bearer or request.headers.get("api-key")
+
+
+def invalid_api_key(presented: str | None, where: str | None = None) -> ApiError:
+    """401 like OpenAI's: the key is named only by its first characters.
+
+    `where` names the header or query parameter a gateway wants the key in (None: OpenAI's
+    own `Authorization: Bearer`).
+    """
+    if presented:
+        message = f"Incorrect API key provided: {presented[:6]}***."
+    elif where is None:
+        message = (
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        )
+    else:
+        message = f"You didn't provide an API key. You need to provide your API key in {where}."
     return ApiError(message, code="invalid_api_key", status=401)
 
 

@@ -10,7 +10,9 @@ import random
 
 from aiohttp import web
 
-from .errors import SERVER_ERROR, ApiError, invalid_api_key, unknown_url
+from .errors import SERVER_ERROR, ApiError, invalid_api_key, standard_key, unknown_url
+
+STREAM_FAULT = "simulator.stream_fault"  # where a request carries its armed fault
 
 
 @dataclass
@@ -35,7 +37,7 @@ def _answer(error: ApiError) -> FaultAction:
 
 
 async def _invalid_key(request: web.Request, _fault: Fault) -> web.StreamResponse:
-    return invalid_api_key(request).response()
+    return invalid_api_key(standard_key(request)).response()
 
 
 async def _unknown_url(request: web.Request, _fault: Fault) -> web.StreamResponse:
@@ -67,6 +69,11 @@ async def _slow(_request: web.Request, fault: Fault) -> None:
     await asyncio.sleep(fault.delay)
 
 
+async def _arm(request: web.Request, fault: Fault) -> None:
+    """Answer normally, with the fault armed for the stream the request opens."""
+    request[STREAM_FAULT] = fault
+
+
 FAULTS: dict[str, FaultAction] = {
     "400": _answer(ApiError("Invalid value for 'session'.", "session", "invalid_value")),
     "401": _invalid_key,
@@ -86,8 +93,17 @@ FAULTS: dict[str, FaultAction] = {
     "malformed_json": _malformed_json,
     "drop": _drop,
     "slow": _slow,
+    # Faults in the middle of a stream (a WebSocket, `/audio/speech`): the request is answered,
+    # then the stream breaks: see conversation.py and speech_route.py.
+    "drop_mid_stream": _arm,
+    "error_event": _arm,
 }
 FAULT_KINDS = frozenset(FAULTS)
+# The stream faults and the paths whose answers they can break.
+STREAMING_PATHS = {
+    "drop_mid_stream": ("/realtime", "/audio/speech"),
+    "error_event": ("/realtime",),
+}
 
 
 @dataclass
@@ -107,6 +123,9 @@ class FaultPlan:
         """Fail the next `count` requests to `path`."""
         if fault.kind not in FAULTS:
             raise ValueError(f"unknown fault {fault.kind!r}")
+        streams = STREAMING_PATHS.get(fault.kind)
+        if streams is not None and path.partition("?")[0] not in streams:
+            raise ValueError(f"fault {fault.kind!r} needs a stream: a path of {streams}")
         self._queued[path].extend(
             Fault(fault.kind, fault.retry_after, fault.delay) for _ in range(count)
         )

@@ -1,4 +1,8 @@
-"""What happens to every API request around its handler: recording, faults, errors, CORS."""
+"""What happens to every API request around its handler: recording, faults, errors, CORS.
+
+`decorate` runs as each answer's headers go out (aiohttp's `on_response_prepare`), so answers
+that stream (a WebSocket, `/audio/speech`) get their request id and CORS headers too.
+"""
 
 from __future__ import annotations
 
@@ -35,16 +39,30 @@ def api_middleware(state: SimulatorState) -> Any:
             )
         )
         response: web.StreamResponse | None = None
-        if (fault := state.next_fault(path)) is not None:
+        fault = state.next_fault(_socket_kind(request, path)) or state.next_fault(path)
+        if fault is not None:
             response = await FAULTS[fault.kind](request, fault)
         if response is None:
             response = await _answer(request, handler)
-        if not response.prepared:
-            response.headers["x-request-id"] = f"req_{secrets.token_hex(16)}"
-            _cors(response)
         return response
 
     return middleware
+
+
+async def decorate(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers of every API answer, streamed ones included: its request id, and CORS."""
+    if request.path.startswith(f"{API_PREFIX}/"):
+        response.headers.setdefault("x-request-id", f"req_{secrets.token_hex(16)}")
+        _cors(response)
+
+
+def _socket_kind(request: web.Request, path: str) -> str:
+    """`/realtime` by what the socket opens: `?call_id=`, `?model=`, `?intent=transcription`."""
+    if path != "/realtime":
+        return path
+    if "intent" in request.query:
+        return f"{path}?intent={request.query['intent']}"
+    return f"{path}?model=" if "model" in request.query else f"{path}?call_id="
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -142,6 +142,27 @@ def synthesize(text: str, *, voice: str = "alloy", speed: float = 1.0) -> Speech
     return Speech((audio * (_LEVEL / peak)).astype(np.float32), tuple(starts))
 
 
+def pcm16(samples: npt.NDArray[np.floating]) -> bytes:
+    """Floats in -1..1 as signed 16-bit little-endian samples."""
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def resample(
+    samples: npt.NDArray[np.floating], from_rate: int, to_rate: int
+) -> npt.NDArray[np.float32]:
+    """Audio at another sample rate (band-limited: the spectrum is cut or padded)."""
+    if from_rate == to_rate or len(samples) == 0:
+        return np.asarray(samples, dtype=np.float32)
+    length = round(len(samples) * to_rate / from_rate)
+    spectrum = np.fft.rfft(samples)
+    bins = length // 2 + 1
+    if bins <= len(spectrum):
+        spectrum = spectrum[:bins]
+    else:
+        spectrum = np.concatenate([spectrum, np.zeros(bins - len(spectrum), complex)])
+    return (np.fft.irfft(spectrum, length) * (length / len(samples))).astype(np.float32)
+
+
 def _spell_digits(token: str) -> str:
     # Digits as roughly as many syllables as they take to say.
     return re.sub(r"[0-9]", "ta", token)

@@ -1,17 +1,25 @@
-"""Shared pieces of the simulator's own tests: an HTTP client, a sideband, spec conformance."""
+"""Shared pieces of the simulator's own tests: an HTTP client, a sideband, spec conformance,
+and audio that says something (for transcription: see simulator/hearing.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 import contextlib
+import io
 import json
+from pathlib import Path
 from typing import Any
+import wave
 
 import aiohttp
 
-from simulator import RealtimeSimulator, SimCall
+from simulator import RealtimeSimulator, SimCall, hearing, speech
 from simulator.spec import schema, server_events, validator
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SPEECH_WAV = FIXTURES / "speech.wav"  # heard as hearing.DEFAULT_PHRASE
+TURN_OFF_WAV = FIXTURES / "turn_off_the_test_light.wav"  # heard as "Turn off the test light"
 
 
 def headers(sim: RealtimeSimulator) -> dict[str, str]:
@@ -27,6 +35,19 @@ async def sideband(sim: RealtimeSimulator, call: SimCall) -> AsyncIterator[Sideb
         http.ws_connect(
             f"{sim.base_url.replace('http', 'ws')}/realtime?call_id={call.call_id}",
             headers=headers(sim),
+        ) as ws,
+    ):
+        yield Sideband(ws)
+
+
+@contextlib.asynccontextmanager
+async def realtime_socket(sim: RealtimeSimulator, **query: str) -> AsyncIterator[Sideband]:
+    """A WebSocket session of its own (`model=…` or `intent=transcription`), as HA opens one."""
+    qs = "&".join(f"{k}={v}" for k, v in query.items())
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            f"{sim.base_url.replace('http', 'ws')}/realtime?{qs}", headers=headers(sim)
         ) as ws,
     ):
         yield Sideband(ws)
@@ -50,6 +71,12 @@ class Sideband:
                 self.events.append(event)
                 if event["type"] == kind:
                     return event
+
+    async def until(self, kind: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Every server event up to and including the next one of a type."""
+        start = len(self.events)
+        await self.next(kind, timeout)
+        return self.events[start:]
 
     async def error(self, timeout: float = 10.0) -> dict[str, Any]:
         """The next `error` event's error."""
@@ -108,3 +135,51 @@ def _object_schema(node: dict[str, Any], value: dict[str, Any]) -> dict[str, Any
         if all(value.get(k) in allowed for k, allowed in fixed.items() if k in value):
             return branch
     return candidates[0]
+
+
+def phrase_pcm(
+    phrase: str, rate: int = 16000, *, voice: bool = True, lead: float = 0.0, tail: float = 0.0
+) -> bytes:
+    """16-bit mono PCM at `rate` that the simulator hears as `phrase`.
+
+    The phrase in tones (see simulator/hearing.py), then, with `voice`, the simulator's voice
+    saying it, so that the audio sounds like speech to whatever listens on the way; `lead` and
+    `tail` seconds of silence around it (a voice pipeline waits for silence after speech).
+    """
+    samples = hearing.speech_with_phrase(phrase, rate) if voice else hearing.encode(phrase, rate)
+    return _padded(speech.pcm16(samples), rate, lead, tail)
+
+
+def phrase_wav(
+    phrase: str, rate: int = 16000, *, voice: bool = True, lead: float = 0.0, tail: float = 0.0
+) -> bytes:
+    """`phrase_pcm` as a WAV file."""
+    return wav_bytes(phrase_pcm(phrase, rate, voice=voice, lead=lead, tail=tail), rate)
+
+
+def speech_wav(text: str, rate: int = 16000, *, lead: float = 0.0, tail: float = 0.0) -> bytes:
+    """The simulator's voice saying `text`, no code: heard as `hearing.DEFAULT_PHRASE`."""
+    samples = speech.resample(speech.synthesize(text).samples, speech.SAMPLE_RATE, rate)
+    return wav_bytes(_padded(speech.pcm16(samples), rate, lead, tail), rate)
+
+
+def _padded(pcm: bytes, rate: int, lead: float, tail: float) -> bytes:
+    return bytes(2 * round(lead * rate)) + pcm + bytes(2 * round(tail * rate))
+
+
+def wav_bytes(pcm: bytes, rate: int) -> bytes:
+    """16-bit mono PCM as a WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
+def read_wav(path: Path) -> tuple[bytes, int]:
+    """A mono 16-bit WAV file's PCM and rate."""
+    with wave.open(str(path), "rb") as wav:
+        assert (wav.getnchannels(), wav.getsampwidth()) == (1, 2)
+        return wav.readframes(wav.getnframes()), wav.getframerate()

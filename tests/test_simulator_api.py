@@ -287,7 +287,7 @@ async def test_bad_key(simulator: RealtimeSimulator) -> None:
     assert "sk-wro***" in answer["error"]["message"]
 
 
-@pytest.mark.parametrize("kind", sorted(FAULT_KINDS - {"drop", "slow", "malformed_json"}))
+@pytest.mark.parametrize("kind", sorted(k for k in FAULT_KINDS if k.isdigit()))
 async def test_canned_faults(simulator: RealtimeSimulator, kind: str) -> None:
     """Each canned fault answers its status with OpenAI's envelope (429 with Retry-After)."""
     simulator.add_fault(SECRETS, kind, retry_after=7)
@@ -332,3 +332,72 @@ def _assert_valid(name: str, instance: Any) -> None:
 
     errors = list(validator(name).iter_errors(_without_optional_nulls(instance, schema(name))))
     assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+
+
+@pytest.mark.parametrize(
+    ("placement", "good", "refused"),
+    [
+        (
+            {"key_header": "x-api-key"},
+            {"headers": {"x-api-key": "sk-gw"}},
+            [{"headers": {"Authorization": "Bearer sk-gw"}}, {"params": {"x-api-key": "sk-gw"}}],
+        ),
+        (
+            {"key_query": "key"},
+            {"params": {"key": "sk-gw"}},
+            [{"headers": {"Authorization": "Bearer sk-gw"}}, {"headers": {"key": "sk-gw"}}],
+        ),
+        (
+            {},
+            {"headers": {"Authorization": "Bearer sk-gw"}},
+            [{"headers": {"x-api-key": "sk-gw"}}, {"params": {"key": "sk-gw"}}],
+        ),
+        ({}, {"headers": {"api-key": "sk-gw"}}, [{"headers": {"Authorization": "sk-gw"}}]),
+    ],
+)
+async def test_key_placement(
+    socket_enabled: None,
+    placement: dict[str, str],
+    good: dict[str, Any],
+    refused: list[dict[str, Any]],
+) -> None:
+    """A gateway's placement: the key counts only there, on every endpoint and the sideband."""
+    async with RealtimeSimulator("sk-gw", **placement) as sim, aiohttp.ClientSession() as http:
+        call = sim.add_call()
+        for where, ok in [(good, True), *((r, False) for r in refused)]:
+            # An offer that is no SDP: 400 once authenticated, so the key was taken.
+            for method, path, expected in (
+                ("GET", "/models", 200),
+                ("POST", SECRETS, 200),
+                ("POST", "/realtime/calls", 400),
+            ):
+                kwargs: dict[str, Any] = (
+                    {"data": _multipart("nope", {"type": "realtime"})}
+                    if path == "/realtime/calls"
+                    else {"json": {}}
+                )
+                async with http.request(method, f"{sim.base_url}{path}", **kwargs, **where) as resp:
+                    assert resp.status == (expected if ok else 401), (path, where)
+            ws_url = f"{sim.base_url.replace('http', 'ws')}/realtime?call_id={call.call_id}"
+            if ok:
+                async with http.ws_connect(ws_url, **where) as ws:
+                    assert not ws.closed
+            else:
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
+                    await http.ws_connect(ws_url, **where)
+                assert refusal.value.status == 401
+    with pytest.raises(ValueError, match="not both"):
+        RealtimeSimulator(key_header="x", key_query="y")
+
+
+async def test_missing_key_names_the_gateway_place(socket_enabled: None) -> None:
+    async with RealtimeSimulator("sk-gw", key_query="key") as sim:
+        status, answer, _headers = await _post(sim, "/models", headers={})
+        assert status == 404  # POST /models is not a path of the API
+        sim.accept_key_in(header="x-api-key")
+        status, answer, _headers = await _post(sim, SECRETS, {}, headers={})
+        assert status == 401
+        assert "the header 'x-api-key'" in answer["error"]["message"]
+        sim.accept_key_in()
+        status, answer, _headers = await _post(sim, SECRETS, {}, headers={})
+        assert "Authorization: Bearer YOUR_KEY" in answer["error"]["message"]
