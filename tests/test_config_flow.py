@@ -297,6 +297,10 @@ async def test_key_placement(
     query: tuple[str, str] | None,
 ) -> None:
     """The key goes where a compatible host wants it, for every request the entry makes."""
+    if placement == "header":
+        simulator.accept_key_in(header=name)
+    elif placement == "query":
+        simulator.accept_key_in(query=name)
     data = {CONF_API_KEY: API_KEY, CONF_BASE_URL: simulator.base_url, "key_placement": placement}
     if name:
         data["key_name"] = name
