@@ -52,8 +52,12 @@ class RealtimeSimulator(SimulatorState):
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
-        """End every call and stop listening."""
-        for call in list(self.calls.values()):
+        """End every call and socket, then stop listening.
+
+        Open sockets are closed first: the server would otherwise wait for their handlers
+        (a client still holding a socket) before it stops.
+        """
+        for call in [*self.calls.values(), *self.sockets]:
             await call.end("simulator_stopped")
         if self._runner is not None:
             await self._runner.cleanup()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-import logging
 import json
+import logging
 from typing import Any
 
 from homeassistant.auth.const import GROUP_ID_USER

@@ -329,8 +329,14 @@ class OpenAIClient:
         """Open the server-side WebSocket of a call (`/realtime?call_id=...`)."""
         return await self.connect_realtime(call_id=call_id)
 
-    async def connect_realtime(self, **query: str) -> aiohttp.ClientWebSocketResponse:
-        """Open a Realtime WebSocket: `call_id=` (a sideband), `model=` or `intent=`."""
+    async def connect_realtime(
+        self, *, heartbeat: float | None = 30.0, **query: str
+    ) -> aiohttp.ClientWebSocketResponse:
+        """Open a Realtime WebSocket: `call_id=` (a sideband), `model=` or `intent=`.
+
+        The heartbeat finds a dead connection of a long-lived socket; a socket that lives for
+        one exchange (a transcription) needs none.
+        """
         if self._sideband_session is None:
             raise RuntimeError("This client was built without a session for WebSockets")
         try:
@@ -338,7 +344,7 @@ class OpenAIClient:
                 self.websocket_url("/realtime", **query),
                 headers=self._headers,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
-                heartbeat=30.0,
+                heartbeat=heartbeat,
                 max_msg_size=16 * 1024 * 1024,
             )
         except aiohttp.WSServerHandshakeError as err:

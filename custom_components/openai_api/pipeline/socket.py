@@ -23,9 +23,11 @@ class RealtimeSocket:
         self._ws = ws
 
     @classmethod
-    async def open(cls, client: OpenAIClient, **query: str) -> Self:
+    async def open(
+        cls, client: OpenAIClient, *, heartbeat: float | None = 30.0, **query: str
+    ) -> Self:
         """Connect with the account's key (`model=` for a conversation, `intent=`...)."""
-        return cls(await client.connect_realtime(**query))
+        return cls(await client.connect_realtime(heartbeat=heartbeat, **query))
 
     @property
     def closed(self) -> bool:

@@ -40,7 +40,8 @@ async def async_transcribe(
     client: OpenAIClient, audio: AsyncIterable[bytes], *, model: str, language: str | None
 ) -> str:
     """Stream 16 kHz PCM to a transcription session; return the transcript once committed."""
-    socket = await RealtimeSocket.open(client, intent="transcription")
+    # One utterance, bounded by the timeouts below: no heartbeat needed.
+    socket = await RealtimeSocket.open(client, heartbeat=None, intent="transcription")
     try:
         await socket.send(transcription_session(model, language))
         upsampler = Upsampler()
