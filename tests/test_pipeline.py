@@ -277,3 +277,44 @@ async def test_speech_formats(
         if head:
             assert data.startswith(head)
             assert data[8:12] == b"WAVE"
+
+
+async def test_speech_that_breaks_off_is_an_error_not_silence(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """The upstream drops mid-speech: the audio request fails (HA logs why), nothing hangs."""
+    from homeassistant.components import tts
+    from homeassistant.exceptions import HomeAssistantError
+
+    simulator.add_fault("/audio/speech", "drop_mid_stream")
+    with pytest.raises(HomeAssistantError):
+        await tts.async_get_media_source_audio(
+            hass,
+            tts.generate_media_source_id(
+                hass, "This sentence will break off.", TTS, "en-US", {"preferred_format": "mp3"}
+            ),
+        )
+    # The next request speaks.
+    extension, data = await tts.async_get_media_source_audio(
+        hass, tts.generate_media_source_id(hass, "Now it works.", TTS, "en-US", {})
+    )
+    assert extension == "mp3" and data
+
+
+async def test_rate_limited_transcription(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """429 on connect: the run ends with stt-stream-failed; the log says why."""
+    simulator.add_fault("/realtime?intent=transcription", "429", retry_after=2)
+    ws = await hass_ws_client(hass)
+    events = await _run(hass, ws, _pcm("speech.wav"))
+    assert events[-1]["type"] == "error"
+    assert events[-1]["data"]["code"] == "stt-stream-failed"
+    assert "Speech-to-text of Voice assistant failed" in caplog.text
