@@ -52,8 +52,8 @@ class RealtimeSimulator(SimulatorState):
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
-        """End every call and stop listening."""
-        for call in list(self.calls.values()):
+        """End every call and WebSocket session, and stop listening."""
+        for call in [*self.calls.values(), *self.sockets]:
             await call.end("simulator_stopped")
         if self._runner is not None:
             await self._runner.cleanup()

@@ -304,23 +304,26 @@ class Conversation:
             await self.speak(response, CANNED_REPLY)
 
     async def _scripted(self, response: Response, text: str) -> None:
+        turn = self.scripted_turn(text)
+        if turn.tool_name is None:
+            await self.speak(response, turn.reply, turn.usage)
+            return
+        await self.call_tool(response, turn, turn.tool_name)
+
+    def scripted_turn(self, text: str) -> Turn:
+        """The turn the text script (chat.py) plays for what the user said."""
         session = self.session()
         tools = [] if session.get("tool_choice") == "none" else list(session.get("tools") or ())
         planned = chat.answer(text, tools)
-        said = [str(self.session().get("instructions") or ""), *self._texts()]
-        usage = _counted(chat.tokens(*said), chat.tokens(planned.reply))
-        if planned.tool_name is None:
-            await self.speak(response, planned.reply, usage)
-            return
-        turn = Turn(
+        said = [str(session.get("instructions") or ""), *self._texts()]
+        return Turn(
             transcript=text,
             tool_name=planned.tool_name,
             tool_arguments=planned.tool_arguments,
             reply=planned.reply,
             failure_reply=planned.failure_reply,
-            usage=usage,
+            usage=_counted(chat.tokens(*said), chat.tokens(planned.reply)),
         )
-        await self.call_tool(response, turn, planned.tool_name)
 
     def unanswered_user_text(self) -> str | None:
         """The text of the user's newest message, if nothing came after it but the user's."""
