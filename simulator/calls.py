@@ -22,12 +22,14 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+import contextlib
 from dataclasses import dataclass, field
 import json
 import time
 from typing import Any
 
 from aiohttp import web
+import numpy as np
 
 from . import contract, hearing, sessions
 from .conversation import STREAM_FAULTS, VOICE_TURN, Conversation, Response, Turn, new_id
@@ -79,6 +81,7 @@ class SimCall:
             tuple[Callable[[ReceivedEvent], bool], asyncio.Future[ReceivedEvent]]
         ] = []
         self._vad = VoiceActivity()
+        self._unheard = b""  # appended audio short of a whole 20 ms frame
         self._speech_item: str | None = None
         self._heard: asyncio.Task[Any] | None = None  # the last step of the caller's speech
         self._inbox: asyncio.Task[Any] | None = None  # the last client event being applied
@@ -383,16 +386,25 @@ class SimCall:
 
     async def _append_audio(self, event: dict[str, Any]) -> ApiError | None:
         try:
-            self.conversation.input_audio += base64.b64decode(event["audio"], validate=True)
+            audio = base64.b64decode(event["audio"], validate=True)
         except binascii.Error:
             return ApiError("Invalid 'audio': not valid base64.", "audio", "invalid_value")
+        self.conversation.input_audio += audio
+        turn = sessions.turn_detection(self.session)
+        if self.transport == "websocket" and turn is not None:
+            await self._listen(audio, turn)
         return None
+
+    def _input_format(self) -> dict[str, Any] | None:
+        format_: dict[str, Any] | None = ((self.session.get("audio") or {}).get("input") or {}).get(
+            "format"
+        )
+        return format_
 
     async def _commit_audio(self, _event: dict[str, Any]) -> ApiError | None:
         """The buffer becomes a user item; what it says is heard (hearing.py), then transcribed."""
-        audio_format = ((self.session.get("audio") or {}).get("input") or {}).get("format")
-        # 100 ms is the least the API commits: 4800 bytes of 24 kHz PCM16, 800 of G.711.
-        per_ms = 48 if (audio_format or {}).get("type", "audio/pcm") == "audio/pcm" else 8
+        # 100 ms is the least the API commits.
+        per_ms = hearing.bytes_per_second(self._input_format()) / 1000
         held = len(self.conversation.input_audio)
         if held < 100 * per_ms:
             return ApiError(
@@ -400,11 +412,47 @@ class SimCall:
                 f"100ms of audio, but buffer only has {held / per_ms:.2f}ms of audio.",
                 code="input_audio_buffer_commit_empty",
             )
+        await self._commit_buffer(new_id("item"))
+        return None
+
+    async def _commit_buffer(self, item_id: str) -> str:
+        """Commit what the buffer holds as `item_id`; what it said."""
         audio = bytes(self.conversation.input_audio)
         self.conversation.input_audio.clear()
-        transcript = hearing.hear_pcm(audio, audio_format)
-        await self.conversation.commit(new_id("item"), transcript, held / per_ms / 1000)
-        return None
+        transcript = hearing.hear_pcm(audio, self._input_format())
+        seconds = len(audio) / hearing.bytes_per_second(self._input_format())
+        await self.conversation.commit(item_id, transcript, seconds)
+        return transcript
+
+    async def _listen(self, audio: bytes, turn: dict[str, Any]) -> None:
+        """Server VAD on appended audio: speech starts, stops, is committed and answered.
+
+        The buffer is judged in 20 ms frames by loudness (vad.py); when speech stops, the
+        whole buffer is committed, heard, and (in a conversation that creates responses)
+        answered by the text script, as if the user had typed what they said.
+        """
+        frame = hearing.bytes_per_second(self._input_format()) // 50
+        pending = self._unheard + audio
+        whole = len(pending) - len(pending) % frame
+        self._unheard = pending[whole:]
+        settings = VadSettings.from_turn_detection(turn)
+        for start in range(0, whole, frame):
+            samples, _rate = hearing.decode(pending[start : start + frame], self._input_format())
+            level = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+            activity = self._vad.feed(level, 0.02, settings)
+            if activity is Activity.STARTED:
+                self._speech_item = new_id("item")
+                await self._speech_started(self._speech_item)
+            elif activity is Activity.STOPPED and self._speech_item is not None:
+                item_id, self._speech_item = self._speech_item, None
+                await self.conversation.speech_stopped(item_id, int(self._vad.last_voice * 1000))
+                said = await self._commit_buffer(item_id)
+                self.spawn(self._answer_quietly(self.conversation.scripted_turn(said)))
+
+    async def _answer_quietly(self, turn: Turn) -> None:
+        # Nobody is waiting on this answer: a tool output that never comes is no error.
+        with contextlib.suppress(TimeoutError):
+            await self.conversation.answer(turn)
 
     async def _clear_audio(self, _event: dict[str, Any]) -> ApiError | None:
         self.conversation.input_audio.clear()

@@ -42,7 +42,6 @@ TRANSCRIPTION_LATENCY = 0.3  # from the commit of the user's audio to its transc
 GENERATION_SHARE = 0.4  # the model generates its audio this much faster than it plays
 ARGUMENT_STEP = 0.04  # between deltas of a function call's arguments
 CANNED_REPLY = chat.CANNED_REPLY  # what the model says when asked without a script
-AUDIO_DELTA_SECONDS = 0.2  # of audio in each `response.output_audio.delta` (WebSocket only)
 STREAM_FAULTS = frozenset({"drop_mid_stream", "error_event"})
 DEFAULT_USAGE = {"input_tokens": 50, "output_tokens": 10, "total_tokens": 60}
 # What the API reports after every response (far from any limit here).
@@ -304,23 +303,26 @@ class Conversation:
             await self.speak(response, CANNED_REPLY)
 
     async def _scripted(self, response: Response, text: str) -> None:
+        turn = self.scripted_turn(text)
+        if turn.tool_name is None:
+            await self.speak(response, turn.reply, turn.usage)
+            return
+        await self.call_tool(response, turn, turn.tool_name)
+
+    def scripted_turn(self, text: str) -> Turn:
+        """The turn the text script (chat.py) plays for what the user said."""
         session = self.session()
         tools = [] if session.get("tool_choice") == "none" else list(session.get("tools") or ())
         planned = chat.answer(text, tools)
-        said = [str(self.session().get("instructions") or ""), *self._texts()]
-        usage = _counted(chat.tokens(*said), chat.tokens(planned.reply))
-        if planned.tool_name is None:
-            await self.speak(response, planned.reply, usage)
-            return
-        turn = Turn(
+        said = [str(session.get("instructions") or ""), *self._texts()]
+        return Turn(
             transcript=text,
             tool_name=planned.tool_name,
             tool_arguments=planned.tool_arguments,
             reply=planned.reply,
             failure_reply=planned.failure_reply,
-            usage=usage,
+            usage=_counted(chat.tokens(*said), chat.tokens(planned.reply)),
         )
-        await self.call_tool(response, turn, planned.tool_name)
 
     def unanswered_user_text(self) -> str | None:
         """The text of the user's newest message, if nothing came after it but the user's."""
@@ -565,7 +567,8 @@ class Conversation:
             speed=float(((session.get("audio") or {}).get("output") or {}).get("speed", 1.0)),
         )
         pcm = speech.pcm16(speech.resample(spoken.samples, speech.SAMPLE_RATE, 24000))
-        step = -(-len(pcm) // count) + (-(-len(pcm) // count) % 2)  # whole samples per piece
+        step = -(-len(pcm) // count)  # a piece per transcript delta,
+        step += step % 2  # of whole 16-bit samples
         return [base64.b64encode(pcm[i * step : (i + 1) * step]).decode() for i in range(count)]
 
     async def _finish_content(

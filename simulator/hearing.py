@@ -62,7 +62,7 @@ def encode(phrase: str, rate: int = API_RATE) -> npt.NDArray[np.float32]:
 def speech_with_phrase(phrase: str, rate: int = API_RATE) -> npt.NDArray[np.float32]:
     """Audio that sounds like someone saying `phrase` and carries it: the code, then the voice."""
     voice = speech.resample(speech.synthesize(phrase).samples, speech.SAMPLE_RATE, rate)
-    pause = np.zeros(round(0.15 * rate), dtype=np.float32)
+    pause = np.zeros(round(0.03 * rate), dtype=np.float32)  # short: one utterance to a VAD
     audio: npt.NDArray[np.float32] = np.concatenate([encode(phrase, rate), pause, voice * 0.8])
     return audio.astype(np.float32)
 
@@ -78,12 +78,25 @@ def hear(samples: npt.NDArray[np.floating], rate: int = API_RATE) -> str:
 
 def hear_pcm(audio: bytes, audio_format: dict[str, object] | None = None) -> str:
     """What audio in a session's input format says (`audio/pcm` 24 kHz, or G.711 at 8 kHz)."""
+    return hear(*decode(audio, audio_format))
+
+
+def decode(
+    audio: bytes, audio_format: dict[str, object] | None = None
+) -> tuple[npt.NDArray[np.float64], int]:
+    """Audio in a session's input format as floats, and their rate."""
     kind = (audio_format or {}).get("type", "audio/pcm")
     if kind == "audio/pcmu":
-        return hear(_mu_law(audio), TELEPHONE_RATE)
+        return _mu_law(audio), TELEPHONE_RATE
     if kind == "audio/pcma":
-        return hear(_a_law(audio), TELEPHONE_RATE)
-    return hear(pcm16_to_float(audio), API_RATE)
+        return _a_law(audio), TELEPHONE_RATE
+    return pcm16_to_float(audio), API_RATE
+
+
+def bytes_per_second(audio_format: dict[str, object] | None = None) -> int:
+    """How many bytes a second of audio takes in a session's input format."""
+    kind = (audio_format or {}).get("type", "audio/pcm")
+    return TELEPHONE_RATE if kind in ("audio/pcmu", "audio/pcma") else 2 * API_RATE
 
 
 def pcm16_to_float(audio: bytes) -> npt.NDArray[np.float64]:

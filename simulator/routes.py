@@ -1,9 +1,13 @@
-"""The API's endpoints, as the OpenAPI text states them: models, client secrets, calls, sideband.
+"""The API's endpoints, as the OpenAPI texts state them.
+
+Models, client secrets (GA, translation, legacy), calls and call control, the `/realtime`
+WebSocket, and `/audio/speech`.
 
 Each handler authenticates, checks its body against the request schema the document names for
 the path (spec.request_schema), and answers with the status, body and headers the document
 gives: `201` with `application/sdp` and `Location` for a new call, an empty `200` for call
-control. Refusals are raised as `Refused` and answered by the middleware.
+control, chunked audio for speech. Refusals are raised as `Refused` and answered by the
+middleware.
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ def _open_call(state: SimulatorState, request: web.Request) -> SimCall:
 
 
 def _may(call: SimCall, action: str) -> None:
+    """Refuse call control that does not apply to the call's kind or state."""
     _check(call.refusal(action))
 
 

@@ -20,6 +20,7 @@ from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from simulator import RealtimeSimulator
 from simulator.webrtc import cancel_stray_ice_tasks
 
+from .simulator_helpers import gateway_options
 from .voice_helpers import Voice, async_setup_test_light
 
 API_KEY = "sk-test-0123456789abcdef"
@@ -38,9 +39,15 @@ async def auto_enable_custom_integrations(
 
 
 @pytest.fixture
-async def simulator(socket_enabled: None) -> AsyncIterator[RealtimeSimulator]:
-    """Run the Realtime API simulator on loopback for one test."""
-    async with RealtimeSimulator(api_key=API_KEY) as sim:
+async def simulator(
+    socket_enabled: None, request: pytest.FixtureRequest
+) -> AsyncIterator[RealtimeSimulator]:
+    """Run the Realtime API simulator on loopback for one test.
+
+    It takes the key as OpenAI does, unless the test places it like a compatible gateway (a
+    header or query parameter of its own): see `simulator_helpers.gateway_options`.
+    """
+    async with RealtimeSimulator(api_key=API_KEY, **gateway_options(request)) as sim:
         yield sim
     await cancel_stray_ice_tasks()
 

@@ -9,17 +9,40 @@ import contextlib
 import io
 import json
 from pathlib import Path
+import re
 from typing import Any
 import wave
 
 import aiohttp
+import pytest
 
 from simulator import RealtimeSimulator, SimCall, hearing, speech
 from simulator.spec import schema, server_events, validator
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+_KEY_NAME = re.compile(r"[A-Za-z0-9._-]+")  # a name a gateway's key can go under
 SPEECH_WAV = FIXTURES / "speech.wav"  # heard as hearing.DEFAULT_PHRASE
 TURN_OFF_WAV = FIXTURES / "turn_off_the_test_light.wav"  # heard as "Turn off the test light"
+
+
+def gateway_options(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The key placement a test wants of the `simulator` fixture (none: OpenAI's own).
+
+    Either the fixture is parametrized indirectly with RealtimeSimulator's options
+    (`@pytest.mark.parametrize("simulator", [{"key_header": "x-api-key"}], indirect=True)`),
+    or the test has the parameters `placement` ("header" or "query") and `name` (a valid header
+    or query parameter name), as the config flow's key placement test does.
+    """
+    options = getattr(request, "param", None)
+    if isinstance(options, dict):
+        return {str(k): str(v) for k, v in options.items()}
+    callspec = getattr(request.node, "callspec", None)
+    params: dict[str, Any] = callspec.params if callspec is not None else {}
+    where = {"header": "key_header", "query": "key_query"}.get(str(params.get("placement")))
+    name = params.get("name")
+    if where is None or not isinstance(name, str) or not _KEY_NAME.fullmatch(name):
+        return {}
+    return {where: name}
 
 
 def headers(sim: RealtimeSimulator) -> dict[str, str]:

@@ -401,3 +401,29 @@ async def test_missing_key_names_the_gateway_place(socket_enabled: None) -> None
         sim.accept_key_in()
         status, answer, _headers = await _post(sim, SECRETS, {}, headers={})
         assert "Authorization: Bearer YOUR_KEY" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("simulator", [{"key_query": "key"}], indirect=True)
+async def test_the_fixture_takes_a_placement_indirectly(simulator: RealtimeSimulator) -> None:
+    assert (simulator.key_header, simulator.key_query) == (None, "key")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{simulator.base_url}/models", params={"key": simulator.api_key}) as resp,
+    ):
+        assert resp.status == 200
+
+
+@pytest.mark.parametrize(
+    ("placement", "name", "expected"),
+    [
+        ("header", "x-api-key", ("x-api-key", None)),
+        ("query", "k", (None, "k")),
+        ("header", "x y", (None, None)),
+        ("bearer", None, (None, None)),
+    ],
+)
+async def test_the_fixture_follows_a_tests_placement(
+    simulator: RealtimeSimulator, placement: str, name: str | None, expected: tuple[Any, Any]
+) -> None:
+    """As the config flow's key placement test parametrizes itself."""
+    assert (simulator.key_header, simulator.key_query) == expected

@@ -193,6 +193,44 @@ async def test_g711_transcription(sim: RealtimeSimulator) -> None:
     assert done["transcript"] == "Lock the door"
 
 
+async def _append(ws: Sideband, pcm24: bytes) -> None:
+    for start in range(0, len(pcm24), 4800):
+        chunk = base64.b64encode(pcm24[start : start + 4800]).decode()
+        await ws.send({"type": "input_audio_buffer.append", "audio": chunk})
+
+
+async def test_server_vad_commits_by_itself(sim: RealtimeSimulator) -> None:
+    """With turn detection on (the default) speech is found, committed and transcribed."""
+    async with realtime_socket(sim, intent="transcription") as ws:
+        update = _transcription_update()
+        update["session"]["audio"]["input"]["turn_detection"] = {"type": "server_vad"}
+        await ws.send(update)
+        await _append(ws, phrase_pcm("Close the garage", 24000, lead=0.5, tail=1.0))
+        started = await ws.next("input_audio_buffer.speech_started")
+        stopped = await ws.next("input_audio_buffer.speech_stopped")
+        committed = await ws.next("input_audio_buffer.committed")
+        done = await ws.next("conversation.item.input_audio_transcription.completed")
+    assert started["item_id"] == stopped["item_id"] == committed["item_id"] == done["item_id"]
+    assert 100 <= started["audio_start_ms"] <= 500  # 0.5 s of silence, less the prefix padding
+    assert stopped["audio_end_ms"] > started["audio_start_ms"]
+    assert done["transcript"] == "Close the garage"
+    _assert_conform(ws.events)
+
+
+async def test_server_vad_in_a_conversation_answers(sim: RealtimeSimulator) -> None:
+    """A spoken request over a conversation socket gets the script's answer, by itself."""
+    async with realtime_socket(sim, model="gpt-realtime") as ws:
+        session = _text_session()["session"]
+        session["audio"] = {"input": {"turn_detection": {"type": "server_vad"}}}
+        await ws.send({"type": "session.update", "session": session})
+        await _append(ws, phrase_pcm("Turn off the hall light", 24000, tail=1.0))
+        arguments = await ws.next("response.function_call_arguments.done")
+    assert (arguments["name"], json.loads(arguments["arguments"])) == (
+        "intent__HassTurnOff",
+        {"name": "Hall light"},
+    )
+
+
 # --- text conversations -----------------------------------------------------------------------
 
 
