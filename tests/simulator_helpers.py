@@ -28,21 +28,14 @@ TURN_OFF_WAV = FIXTURES / "turn_off_the_test_light.wav"  # heard as "Turn off th
 def gateway_options(request: pytest.FixtureRequest) -> dict[str, str]:
     """The key placement a test wants of the `simulator` fixture (none: OpenAI's own).
 
-    Either the fixture is parametrized indirectly with RealtimeSimulator's options
-    (`@pytest.mark.parametrize("simulator", [{"key_header": "x-api-key"}], indirect=True)`),
-    or the test has the parameters `placement` ("header" or "query") and `name` (a valid header
-    or query parameter name), as the config flow's key placement test does.
+    A test parametrizes the fixture indirectly with RealtimeSimulator's options
+    (`@pytest.mark.parametrize("simulator", [{"key_header": "x-api-key"}], indirect=True)`), or
+    calls `simulator.accept_key_in(...)` itself.
     """
     options = getattr(request, "param", None)
     if isinstance(options, dict):
         return {str(k): str(v) for k, v in options.items()}
-    callspec = getattr(request.node, "callspec", None)
-    params: dict[str, Any] = callspec.params if callspec is not None else {}
-    where = {"header": "key_header", "query": "key_query"}.get(str(params.get("placement")))
-    name = params.get("name")
-    if where is None or not isinstance(name, str) or not _KEY_NAME.fullmatch(name):
-        return {}
-    return {where: name}
+    return {}
 
 
 def headers(sim: RealtimeSimulator) -> dict[str, str]:

@@ -414,16 +414,12 @@ async def test_the_fixture_takes_a_placement_indirectly(simulator: RealtimeSimul
 
 
 @pytest.mark.parametrize(
-    ("placement", "name", "expected"),
-    [
-        ("header", "x-api-key", ("x-api-key", None)),
-        ("query", "k", (None, "k")),
-        ("header", "x y", (None, None)),
-        ("bearer", None, (None, None)),
-    ],
+    ("simulator", "expected"),
+    [({"key_header": "x-api-key"}, ("x-api-key", None)), ({"key_query": "k"}, (None, "k"))],
+    indirect=["simulator"],
 )
-async def test_the_fixture_follows_a_tests_placement(
-    simulator: RealtimeSimulator, placement: str, name: str | None, expected: tuple[Any, Any]
+async def test_the_fixture_takes_a_placement(
+    simulator: RealtimeSimulator, expected: tuple[Any, Any]
 ) -> None:
-    """As the config flow's key placement test parametrizes itself."""
+    """A test parametrizes the fixture indirectly to place the key as a gateway would."""
     assert (simulator.key_header, simulator.key_query) == expected

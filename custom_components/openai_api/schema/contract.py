@@ -401,19 +401,15 @@ LEGACY_SESSION_REQUEST = obj(
         "voice": VOICE,
         "input_audio_format": LEGACY_AUDIO_FORMAT,
         "output_audio_format": LEGACY_AUDIO_FORMAT,
-        "input_audio_transcription": nullable(
-            obj({"model": non_empty_string, "language": string, "prompt": string})
-        ),
+        # As the reference text states the beta session: fewer fields than GA's.
+        "input_audio_transcription": nullable(obj({"model": non_empty_string})),
         "turn_detection": nullable(
             obj(
                 {
-                    "type": catalog("server_vad", "semantic_vad"),
+                    "type": catalog("server_vad"),
                     "threshold": number(0.0, 1.0),
                     "prefix_padding_ms": integer(0),
                     "silence_duration_ms": integer(0),
-                    "create_response": boolean,
-                    "interrupt_response": boolean,
-                    "eagerness": catalog(*EAGERNESS),
                 }
             )
         ),
