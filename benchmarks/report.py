@@ -99,7 +99,11 @@ def render(doc: dict[str, Any]) -> str:
         f"CPU cores busy: this run {m['this_run_cores']}, everything else {m['other_load_cores']}",
     ]
     if s := r.get("secrets"):
-        out += ["", "1. Client secrets (ms per call; ratio = median / bare aiohttp's median)"]
+        out += [
+            "",
+            "1. Client secrets, simulator in its own process (ms per call; ratio = median / bare "
+            "aiohttp's median; CPU = the event loop thread's CPU time per call, µs)",
+        ]
         rows = []
         notes = []
         for level in ("1", "10", "100"):
@@ -118,6 +122,7 @@ def render(doc: dict[str, Any]) -> str:
                         _f(x["p99_ms"], 3),
                         _f(x["calls_per_s"], 0),
                         _f(x["median_ms"] / base, 2),
+                        _f(x.get("cpu_us_per_call"), 0),
                     ]
                 )
             o = s[level]["overhead_us"]
@@ -127,16 +132,18 @@ def render(doc: dict[str, Any]) -> str:
                     "(median of paired differences), of which "
                     f"{_f(o['api_client_vs_aiohttp_paired_median'], 0)} µs in the integration's "
                     f"API client and {_f(o['ha_vs_api_client_paired_median'], 0)} µs in the "
-                    "action (HA's service call, validation, event)"
+                    "action (HA's service call, validation, event); in loop CPU "
+                    f"{_f(o.get('ha_vs_aiohttp_cpu_paired_median'), 0)} µs"
                 )
             else:
                 notes.append(
                     f"  overhead at {level} concurrent: "
                     f"{_f(o['ha_vs_aiohttp_median_diff'], 0)} µs median latency, "
                     f"{_f(o['ha_vs_aiohttp_per_call_throughput'], 0)} µs of loop time per call "
-                    "(from calls/s)"
+                    f"(from calls/s), {_f(o.get('ha_vs_aiohttp_cpu_per_call'), 0)} µs of loop "
+                    "CPU per call"
                 )
-        out += _table(["conc.", "variant", "median", "p99", "calls/s", "ratio"], rows)
+        out += _table(["conc.", "variant", "median", "p99", "calls/s", "ratio", "CPU"], rows)
         out += notes
         if "payload_validation_us" in s:
             out.append(

@@ -39,7 +39,7 @@ from simulator import RealtimeSimulator
 from simulator.webrtc import cancel_stray_ice_tasks
 
 from . import bench_footprint, bench_load, bench_relay, bench_secrets, bench_tools
-from .harness import API_KEY, Bench, home_assistant, prepare, start_client
+from .harness import API_KEY, Bench, home_assistant, prepare, remote_simulator, start_client
 from .report import render, targets
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,7 +57,7 @@ def scales() -> dict[str, dict[str, Any]]:
             "imports": 1,
             "reloads": 2,
             "sessions": 20,
-            "load": bench_load.LoadScale(calls=300, concurrency=100),
+            "load": bench_load.LoadScale(calls=300, concurrency=100, rounds=2),
         },
         "full": {
             "secrets": bench_secrets.SecretsScale(
@@ -68,7 +68,7 @@ def scales() -> dict[str, dict[str, Any]]:
             "imports": 7,
             "reloads": 10,
             "sessions": 100,
-            "load": bench_load.LoadScale(calls=1000, concurrency=100),
+            "load": bench_load.LoadScale(calls=1000, concurrency=100, rounds=2),
         },
     }
 
@@ -166,13 +166,22 @@ async def main(args: argparse.Namespace) -> int:
         client = await start_client(hass)
         try:
             bench = await Bench.create(hass, sim, entry, client)
-            await run.section("secrets", lambda: bench_secrets.run(bench, scale["secrets"]))
-            await run.section("relay", lambda: bench_relay.run(bench, scale["relay"]))
-            await run.section("tools", lambda: bench_tools.run(bench, scale["tools"]))
-            await run.section(
-                "memory", lambda: bench_footprint.session_memory(bench, scale["sessions"])
-            )
-            await run.section("load", lambda: bench_load.run(bench, scale["load"]))
+            async with contextlib.AsyncExitStack() as stack:
+                # The simulator in its own process, for the client-secret and load sections.
+                remote = (
+                    await stack.enter_async_context(remote_simulator(hass))
+                    if run.wanted("secrets") or run.wanted("load")
+                    else None
+                )
+                await run.section(
+                    "secrets", lambda: bench_secrets.run(bench, remote, scale["secrets"])
+                )
+                await run.section("relay", lambda: bench_relay.run(bench, scale["relay"]))
+                await run.section("tools", lambda: bench_tools.run(bench, scale["tools"]))
+                await run.section(
+                    "memory", lambda: bench_footprint.session_memory(bench, scale["sessions"])
+                )
+                await run.section("load", lambda: bench_load.run(bench, remote, scale["load"]))
             await bench.close()
         finally:
             await client.close()
