@@ -294,6 +294,41 @@ def render(doc: dict[str, Any]) -> str:
                 ],
             ),
         ]
+    if s := r.get("soak"):
+        inv = s["invariants"]
+        created = s["calls_created"]
+        by_sim = s["ended_at_simulator"]
+
+        def kinds(counts: dict[str, int]) -> str:
+            return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+        out += [
+            "",
+            f"6. Soak: {s['steps']} random steps (seed {s['seed']}, up to {s['max_in_flight']} at "
+            f"once), {s['seconds']} s",
+            *_table(
+                ["measure", "value"],
+                [
+                    ["steps", kinds(s["steps_by_kind"])],
+                    ["  started while the entry was not loaded", str(s["steps_while_not_loaded"])],
+                    [
+                        "calls created at the simulator",
+                        f"{created['total']} ({created['relay']} relayed, "
+                        f"{created['ephemeral']} ephemeral; "
+                        f"{created['with_media_connected']} with media up)",
+                    ],
+                    ["  most live at once", str(s["most_calls_live"])],
+                    ["ended at the simulator by", kinds(by_sim)],
+                    ["ended by HA, why", kinds(s["ended_by_ha"])],
+                    ["refused by the profiles' limits", str(s["refused_by_limits"])],
+                    ["faults injected", kinds(s["faults_injected"])],
+                    ["websocket connections opened", str(s["websocket_connections"])],
+                    ["checks of the rule", str(s["checks"])],
+                    *([f"  {rule}", str(n)] for rule, n in inv["by_rule"].items()),
+                    ["tasks left after the soak", str(inv["lingering_tasks"])],
+                ],
+            ),
+        ]
     out += ["", "Targets"]
     out += _table(
         ["status", "target", "measured"],

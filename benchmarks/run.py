@@ -38,7 +38,7 @@ from homeassistant.util.resource import set_open_file_descriptor_limit
 from simulator import RealtimeSimulator
 from simulator.webrtc import cancel_stray_ice_tasks
 
-from . import bench_footprint, bench_load, bench_relay, bench_secrets, bench_tools
+from . import bench_footprint, bench_load, bench_relay, bench_secrets, bench_tools, soak
 from .harness import API_KEY, Bench, home_assistant, prepare, remote_simulator, start_client
 from .report import render, targets
 
@@ -58,6 +58,7 @@ def scales() -> dict[str, dict[str, Any]]:
             "reloads": 2,
             "sessions": 20,
             "load": bench_load.LoadScale(calls=300, concurrency=100, rounds=2),
+            "soak": soak.SoakScale(steps=300, media_calls=2, check_every=100),
         },
         "full": {
             "secrets": bench_secrets.SecretsScale(
@@ -69,6 +70,7 @@ def scales() -> dict[str, dict[str, Any]]:
             "reloads": 10,
             "sessions": 100,
             "load": bench_load.LoadScale(calls=1000, concurrency=100, rounds=2),
+            "soak": soak.SoakScale(steps=3000, media_calls=12, check_every=250),
         },
     }
 
@@ -147,6 +149,8 @@ def machine() -> dict[str, Any]:
 async def main(args: argparse.Namespace) -> int:
     """Run everything; return the exit status."""
     scale = scales()[args.scale]
+    if args.seed is not None:
+        scale["soak"].seed = args.seed
     run = Runner(set(args.only) if args.only else None, args.profile)
     info = machine()
     started = time.perf_counter()
@@ -182,6 +186,7 @@ async def main(args: argparse.Namespace) -> int:
                     "memory", lambda: bench_footprint.session_memory(bench, scale["sessions"])
                 )
                 await run.section("load", lambda: bench_load.run(bench, remote, scale["load"]))
+            await run.section("soak", lambda: soak.run(bench, scale["soak"]))
             await bench.close()
         finally:
             await client.close()
@@ -231,15 +236,18 @@ def cli() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=("imports", "setup", "secrets", "relay", "tools", "memory", "load"),
+        choices=("imports", "setup", "secrets", "relay", "tools", "memory", "load", "soak"),
         help="run only these sections",
     )
     parser.add_argument(
         "--profile",
-        choices=("setup", "secrets", "relay", "tools", "memory", "load"),
+        choices=("setup", "secrets", "relay", "tools", "memory", "load", "soak"),
         help="run this section under cProfile and print the top functions",
     )
     parser.add_argument("--out", help="where to write the JSON (default results/latest.json)")
+    parser.add_argument(
+        "--seed", type=int, help="the soak's seed (default: the scale's, so runs repeat)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Noise of HA's test setup, not of this integration: no ffmpeg binary, no fast zlib.
