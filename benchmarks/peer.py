@@ -9,9 +9,15 @@ it before the microphone is granted.
 
 from __future__ import annotations
 
+import asyncio
+import os
+from typing import Any
+
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from simulator.webrtc import allow_loopback_ice
+from simulator.webrtc import allow_loopback_ice, cancel_stray_ice_tasks
+
+_MEDIA_PACKAGES = tuple(f"{os.sep}{name}{os.sep}" for name in ("aiortc", "aioice"))
 
 
 class BrowserPeer:
@@ -40,3 +46,30 @@ class BrowserPeer:
     async def close(self) -> None:
         """Hang up locally."""
         await self.pc.close()
+
+
+def media_tasks() -> list[asyncio.Task[Any]]:
+    """Tasks of the WebRTC stack (aiortc, aioice), the browser's or the simulator's."""
+    current = asyncio.current_task()
+    out = []
+    for task in asyncio.all_tasks():
+        filename = getattr(getattr(task.get_coro(), "cr_code", None), "co_filename", "")
+        if task is not current and any(package in filename for package in _MEDIA_PACKAGES):
+            out.append(task)
+    return out
+
+
+async def cancel_media_stragglers() -> int:
+    """Cancel what aiortc leaves running after its peers closed; return how many there were.
+
+    A peer closed while ICE or DTLS is still connecting (the other side hung up, the browser
+    left) lets aiortc's connect task go on after the close and start tasks nothing stops (RTCP
+    loops, consent checks). They are the WebRTC stack's, never Home Assistant's: counted and
+    reported, not taken for a leak of the integration.
+    """
+    await cancel_stray_ice_tasks()
+    stray = media_tasks()
+    for task in stray:
+        task.cancel()
+    await asyncio.gather(*stray, return_exceptions=True)
+    return len(stray)

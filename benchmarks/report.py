@@ -326,6 +326,10 @@ def render(doc: dict[str, Any]) -> str:
                     ["checks of the rule", str(s["checks"])],
                     *([f"  {rule}", str(n)] for rule, n in inv["by_rule"].items()),
                     ["tasks left after the soak", str(inv["lingering_tasks"])],
+                    [
+                        "  aiortc's own left by peers closed mid-handshake (cancelled)",
+                        str(inv.get("webrtc_tasks_cancelled", 0)),
+                    ],
                 ],
             ),
         ]

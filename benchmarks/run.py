@@ -36,10 +36,10 @@ from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.util.resource import set_open_file_descriptor_limit
 
 from simulator import RealtimeSimulator
-from simulator.webrtc import cancel_stray_ice_tasks
 
 from . import bench_footprint, bench_load, bench_relay, bench_secrets, bench_tools, soak
 from .harness import API_KEY, Bench, home_assistant, prepare, remote_simulator, start_client
+from .peer import cancel_media_stragglers
 from .report import render, targets
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -190,7 +190,7 @@ async def main(args: argparse.Namespace) -> int:
             await bench.close()
         finally:
             await client.close()
-    await cancel_stray_ice_tasks()
+    info["webrtc_tasks_cancelled"] = await cancel_media_stragglers()
     await asyncio.sleep(0.1)
     left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     if left:

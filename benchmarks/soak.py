@@ -33,7 +33,8 @@ operations in flight):
 - hang-up: `openai_api/realtime/hangup` for one of the client's calls, an admin for someone
   else's, a user for someone else's (refused), or an unknown id.
 - drop: a client's websocket connection closes; it reconnects at its next step.
-- sideband drop: the simulator closes a call's sideband sockets (HA reconnects).
+- sideband drop: the simulator closes a call's sideband sockets (HA reconnects; its backoff is
+  shortened fiftyfold here, so that giving a sideband up fits in the life of a soak call).
 - OpenAI ends: the simulator ends a live call by itself.
 - turn: the simulator plays a user turn with a tool call on a call HA listens to.
 - announce: `assist_satellite.announce` on a satellite, as one of the users.
@@ -80,15 +81,15 @@ from custom_components.openai_api.const import (
     DOMAIN,
     SUBENTRY_VOICE,
 )
+from custom_components.openai_api.realtime import call as call_module
 from custom_components.openai_api.realtime.call import RealtimeCall
 from custom_components.openai_api.realtime.manager import CallManager
 from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from simulator import RealtimeSimulator, SimCall, Turn
 from simulator.routes import drop_sidebands
-from simulator.webrtc import cancel_stray_ice_tasks
 
 from .harness import API_KEY, PATIENCE, Bench, WsClient, settle, until, ws_connect
-from .peer import BrowserPeer
+from .peer import BrowserPeer, cancel_media_stragglers
 
 OFFER_POOL = 6
 # Relative weights of the steps.
@@ -101,13 +102,19 @@ WEIGHTS = {
     "openai_ends": 3,
     "turn": 6,
     "announce": 4,
-    "entry": 1.5,
+    "entry": 0.6,
     "fault": 10,
 }
 PAUSES = (0.0, 0.0, 0.001, 0.005, 0.02, 0.05)  # between starting two steps
 LOGGERS = ("custom_components.openai_api", "homeassistant.components.websocket_api")
-# The simulator's server logs the connections it drops on purpose (fault "drop").
-QUIET = ("aiohttp.server",)
+# Counted, never findings: the simulator's server logs the connections it drops on purpose
+# (fault "drop"); HA's service helper warns when an announcement names a satellite of an
+# unloaded entry.
+QUIET = ("aiohttp.server", "homeassistant.helpers.service")
+# HA's sideband reconnect backoff, a fiftieth of the real one (0.5 ... 8 s, 15.5 s in all):
+# giving a sideband up then happens within the life of a soak call (about a second, with steps
+# coming every few milliseconds), with the same logic.
+RECONNECT_DELAYS = (0.01, 0.02, 0.04, 0.08, 0.16)
 # Expected refusals and failures of a step come as errors with one of these codes; an error
 # with another code (such as `unknown_error`: an exception HA did not expect) is a finding.
 EXPECTED_CODES = {"home_assistant_error", "unauthorized"}
@@ -165,7 +172,7 @@ class _Capture(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if record.name.startswith(QUIET):
-            self.counts[f"{record.levelname} {record.name} (the simulator)"] += 1
+            self.counts[f"{record.levelname} {record.name}"] += 1
             return
         template = re.sub(r"^\[\d+\] ", "", str(record.msg))
         if "Error handling message" in template:  # HA's websocket API answered with an error
@@ -687,6 +694,7 @@ def _watching(soak: Soak, capture: _Capture) -> Iterator[None]:
     """Count injected faults, why HA ended calls, and what it logged (kept off stderr)."""
     original_next_fault = soak.sim.next_fault
     original_hangup = RealtimeCall.async_hangup
+    original_delays = call_module.RECONNECT_DELAYS
 
     def next_fault(path: str) -> Any:
         fault = original_next_fault(path)
@@ -704,6 +712,7 @@ def _watching(soak: Soak, capture: _Capture) -> Iterator[None]:
     propagate = [logger.propagate for logger in loggers]
     soak.sim.next_fault = next_fault  # type: ignore[method-assign]
     RealtimeCall.async_hangup = async_hangup  # type: ignore[method-assign]
+    call_module.RECONNECT_DELAYS = RECONNECT_DELAYS
     for logger in loggers:
         logger.addHandler(capture)
         logger.propagate = False
@@ -712,6 +721,7 @@ def _watching(soak: Soak, capture: _Capture) -> Iterator[None]:
     finally:
         soak.sim.next_fault = original_next_fault  # type: ignore[method-assign]
         RealtimeCall.async_hangup = original_hangup  # type: ignore[method-assign]
+        call_module.RECONNECT_DELAYS = original_delays
         for logger, old in zip(loggers, propagate, strict=True):
             logger.removeHandler(capture)
             logger.propagate = old
@@ -736,7 +746,7 @@ async def run(bench: Bench, scale: SoakScale) -> dict[str, Any]:
                 await bench.hass.config_entries.async_unload(soak.entry.entry_id)
         await bench.hass.config_entries.async_remove(soak.entry.entry_id)
         await sim.stop()
-    await cancel_stray_ice_tasks()
+    media_stragglers = await cancel_media_stragglers()
 
     def lingering() -> list[asyncio.Task[Any]]:
         """Tasks that were not there before the soak."""
@@ -791,6 +801,7 @@ async def run(bench: Bench, scale: SoakScale) -> dict[str, Any]:
                 for rule in (UNKNOWN, STALE, UNMANAGED, SHOWN_EXTRA, SHOWN_MISSING, OUTLIVED)
             },
             "lingering_tasks": len(left),
+            "webrtc_tasks_cancelled": media_stragglers,
             **final,
         },
         "logged": dict(capture.counts.most_common(15)),
