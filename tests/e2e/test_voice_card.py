@@ -13,6 +13,7 @@ from typing import Any
 from playwright.async_api import Locator, Page, WebSocketRoute, expect
 import pytest
 
+from custom_components.openai_api.realtime.manager import EPHEMERAL_SECONDS
 from simulator import Turn
 from simulator.routes import parse_multipart
 
@@ -307,7 +308,10 @@ def test_ephemeral_session(world: Harness) -> None:
         assert call.ephemeral
 
         [secret] = w.sim.requests_to("/realtime/client_secrets")
-        assert secret.json()["expires_after"] == {"anchor": "created_at", "seconds": 60}
+        assert secret.json()["expires_after"] == {
+            "anchor": "created_at",
+            "seconds": EPHEMERAL_SECONDS,
+        }
         assert secret.json()["session"]["model"] == "gpt-realtime"
         [offer] = w.sim.requests_to("/realtime/calls")
         assert offer.headers["Authorization"].startswith("Bearer ek_")  # the browser's own post
