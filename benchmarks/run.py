@@ -1,12 +1,13 @@
 """`scripts/run python -m benchmarks.run [--scale smoke|full]`: every benchmark, one table.
 
-Home Assistant (with this integration), the Realtime simulator and the comparison clients all
-run in this process against each other on loopback, in the same run, so the figures that
-matter are differences and ratios between variants measured side by side.
+Home Assistant (with this integration) and the comparison clients run in this process against
+the Realtime simulator on loopback (in this process, or in a process of its own for the client
+secrets and the load), in the same run, so the figures that matter are differences and ratios
+between variants measured side by side, and CPU time beside wall time.
 
 Exit status: 0 when everything ran; 1 on a real error (an exception, a leak, a call that ended
-in something other than a result or a HomeAssistantError). A missed timing target is reported
-as MISS and never fails the run.
+in something other than a result or a HomeAssistantError, a broken rule in the soak). A missed
+timing target is reported as MISS and never fails the run.
 """
 
 from __future__ import annotations
@@ -231,7 +232,7 @@ def cli() -> None:
         "--scale",
         choices=("smoke", "full"),
         default=os.environ.get("BENCH_SCALE", "full"),
-        help="smoke: tiny counts for CI (about 30 s); full: the figures for the README",
+        help="smoke: small counts for CI (about 45 s); full: the figures for the README",
     )
     parser.add_argument(
         "--only",

@@ -15,7 +15,7 @@ left behind.
 
 What the steps do, chosen by a seeded random generator (the same seed gives the same sequence
 of steps; how they interleave depends on timing, so a failure names the seed, the step and the
-operations in flight):
+call's state on both sides):
 
 - connect: a client sends `openai_api/realtime/connect` over a real HA websocket connection
   with a real aiortc offer (ICE candidates on loopback); HA posts it to the simulator's
