@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.openai_api.const import DOMAIN
 from simulator import RealtimeSimulator, SimCall
 
-from .harness import API_KEY, SESSIONS_PER_PROFILE, Bench, settle
+from .harness import API_KEY, SESSIONS_PER_PROFILE, Bench, attach_new_call, settle, until
 
 REPO = Path(__file__).resolve().parents[1]
 TRACE_DEPTH = 30  # frames kept per allocation: deep enough to reach the integration's frame
@@ -192,28 +192,22 @@ def _satellites(bench: Bench) -> list[str]:
 
 
 async def open_sessions(bench: Bench, n: int) -> list[SimCall]:
-    """Attach HA's sideband to `n` media-less calls through the websocket `attach` command."""
+    """Attach HA's sideband to `n` media-less calls (the websocket `ephemeral`, then `attach`)."""
     satellites = _satellites(bench)
     if n > len(satellites) * SESSIONS_PER_PROFILE:
         raise ValueError(f"{n} sessions need more profiles")
-    calls = []
-    for i in range(n):
-        call = bench.sim.add_call()
-        reply = await bench.ws.command(
-            type="openai_api/realtime/attach",
-            entity_id=satellites[i // SESSIONS_PER_PROFILE],
-            call_id=call.call_id,
-        )
-        if not reply.get("success"):
-            raise RuntimeError(f"attach failed: {reply}")
-        calls.append(call)
+    calls = [
+        await attach_new_call(bench.ws, bench.sim, satellites[i // SESSIONS_PER_PROFILE])
+        for i in range(n)
+    ]
     manager = bench.entry.runtime_data.manager
-    async with asyncio.timeout(30):
-        while not (
+    await until(
+        lambda: (
             all(c.sidebands for c in calls)
             and sum(1 for c in manager.calls if c.sideband_connected) >= n
-        ):
-            await asyncio.sleep(0.01)
+        ),
+        step=0.01,
+    )
     return calls
 
 
@@ -224,9 +218,7 @@ async def close_sessions(bench: Bench, calls: list[SimCall]) -> None:
         if not (reply.get("success") and reply["result"]["ended"]):
             raise RuntimeError(f"hang-up failed: {reply}")
     manager = bench.entry.runtime_data.manager
-    async with asyncio.timeout(30):
-        while manager.calls or any(c.sidebands for c in calls):
-            await asyncio.sleep(0.01)
+    await until(lambda: not manager.calls and not any(c.sidebands for c in calls), step=0.01)
     await settle(bench.hass)
 
 
@@ -276,9 +268,10 @@ async def session_memory(bench: Bench, n: int) -> dict[str, Any]:
 
     The calls are media-less simulator calls (`RealtimeSimulator.add_call`): HA never touches
     the media of a call, only its sideband, so what HA holds per session is the same as for a
-    WebRTC call, without a DTLS/ICE stack per call in this process. HA attaches through the
-    real websocket `attach` command, so each session is a RealtimeCall with its sideband
-    WebSocket, its loop task, its time-limit timer and its LLM API instance (the tools).
+    WebRTC call, without a DTLS/ICE stack per call in this process. HA attaches the card's
+    ephemeral way (the websocket `ephemeral` command, which mints a client secret from the
+    profile, then `attach`), so each session is a RealtimeCall with its sideband WebSocket, its
+    loop task, its time-limit timer and its LLM API instance (the tools).
 
     Two passes: RSS first (the process as the OS sees it), then tracemalloc (Python
     allocations, split by where they were made: under the integration's code, under the
@@ -326,7 +319,8 @@ async def session_memory(bench: Bench, n: int) -> dict[str, Any]:
         errors.append(f"{leaked} tasks left after hanging up every session")
     return {
         "sessions": n,
-        "method": "media-less simulator calls, HA attached through the websocket `attach` command",
+        "method": "media-less simulator calls, HA attached through the websocket `ephemeral` "
+        "and `attach` commands",
         "rss_total_mib": (rss1 - rss0) / 2**20,
         "rss_per_session_kib": (rss1 - rss0) / n / 1024,
         "traced_total_mib": total / 2**20,

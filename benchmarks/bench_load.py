@@ -7,9 +7,11 @@ Every action call must end in a result or in a HomeAssistantError with a rendere
 errors must match the faults the simulator injected one for one (429 -> rate_limited,
 500 -> server_error). Meanwhile a ticker measures how late the event loop runs a 5 ms sleep
 and a second websocket client pings HA: both tell whether HA stays responsive. The same load
-sent by bare aiohttp POSTs gives the reference for both. Tasks, file descriptors and sockets
-are counted before and after (the connection pool is filled to the load's concurrency
-beforehand, so a pooled keep-alive connection is not taken for a leak).
+sent by bare aiohttp POSTs gives the reference for both. The calls of each variant are split
+into rounds, and the variant that goes first alternates round by round, so neither always runs
+on the warmer (or the more contended) machine. Tasks, file descriptors and sockets are counted
+before and after (the connection pool is filled to the load's concurrency beforehand, so a
+pooled keep-alive connection is not taken for a leak).
 """
 
 from __future__ import annotations
@@ -23,21 +25,17 @@ import time
 from typing import Any
 
 import aiohttp
-from homeassistant.const import CONF_API_KEY
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.openai_api.const import (
     ATTR_CONFIG_ENTRY_ID,
-    CONF_BASE_URL,
     DOMAIN,
     SERVICE_CREATE_CLIENT_SECRET,
 )
 
 from .bench_secrets import PAYLOAD
-from .harness import API_KEY, Bench, WsClient, settle
-from .sim_server import SimulatorProcess
+from .harness import API_KEY, Bench, Remote, WsClient, settle
 from .stats import percentile, summary_ms
 
 PATH = "/realtime/client_secrets"
@@ -48,10 +46,11 @@ TICK = 0.005
 
 @dataclass
 class LoadScale:
-    """How many calls, how many at once."""
+    """How many calls (of each variant), how many at once, in how many rounds."""
 
     calls: int
     concurrency: int
+    rounds: int = 2
 
 
 def resources() -> dict[str, int]:
@@ -153,32 +152,14 @@ async def _closed_loop(call: Any, calls: int, concurrency: int) -> float:
     return time.perf_counter() - start
 
 
-async def run(bench: Bench, scale: LoadScale) -> dict[str, Any]:
-    """Start the simulator process and an entry on it, run the load, clean up."""
-    sim = await SimulatorProcess.start(API_KEY)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="OpenAI (load)",
-        data={CONF_API_KEY: API_KEY, CONF_BASE_URL: sim.base_url},
-    )
-    entry.add_to_hass(bench.hass)
-    try:
-        assert await bench.hass.config_entries.async_setup(entry.entry_id)
-        return await _load(bench, sim, entry, scale)
-    finally:
-        await bench.hass.config_entries.async_remove(entry.entry_id)
-        await sim.stop()
-
-
-async def _load(
-    bench: Bench, sim: SimulatorProcess, entry: MockConfigEntry, scale: LoadScale
-) -> dict[str, Any]:
-    """Run the load; return outcomes, responsiveness and the resource counts."""
+async def run(bench: Bench, remote: Remote, scale: LoadScale) -> dict[str, Any]:
+    """Run the load against the simulator process; return outcomes, responsiveness, resources."""
     hass = bench.hass
+    sim = remote.sim
     watch_ws = await bench.ws_client()
-    payload = {**PAYLOAD, ATTR_CONFIG_ENTRY_ID: entry.entry_id}
+    payload = {**PAYLOAD, ATTR_CONFIG_ENTRY_ID: remote.entry.entry_id}
     http = async_get_clientsession(hass)
-    url = f"{sim.base_url}{PATH}"
+    url = f"{remote.base_url}{PATH}"
     headers = {"Authorization": f"Bearer {API_KEY}"}
 
     async def action() -> Any:
@@ -197,19 +178,11 @@ async def _load(
     # faults; then count what is open.
     for call in (bare, action, bare, action):
         await _closed_loop(call, scale.concurrency * 2, scale.concurrency)
+    await sim.ask(op="forget")
     await settle(hass, 0.2)
     gc.collect()
     before = resources()
     await sim.ask(op="fault_rate", path=PATH, rates=FAULTS, seed=6)
-
-    # The reference: the same load by bare aiohttp (outside HA's action).
-    reference = Watch(watch_ws)
-    reference.start()
-    try:
-        reference_wall = await _closed_loop(bare, scale.calls, scale.concurrency)
-    finally:
-        await reference.stop()
-    injected_reference = (await sim.ask(op="stats"))["injected"]
 
     outcomes: Counter[str] = Counter()
     unexpected: list[str] = []
@@ -235,16 +208,35 @@ async def _load(
                 unexpected.append(f"odd result {result!r}")
         latencies.append(time.perf_counter() - start)
 
-    watch = Watch(watch_ws)
-    watch.start()
+    # The variants take turns round by round, the first alternating (action first in even
+    # rounds); the faults the simulator injects while the action runs are counted per block.
+    watch, reference = Watch(watch_ws), Watch(watch_ws)
+    wall = reference_wall = 0.0
+    injected: Counter[str] = Counter()
+    first: list[str] = []
+    per_round = [scale.calls // scale.rounds] * scale.rounds
+    per_round[-1] += scale.calls - sum(per_round)
     try:
-        wall = await _closed_loop(one, scale.calls, scale.concurrency)
+        for r, calls in enumerate(per_round):
+            order = ("action", "reference") if r % 2 == 0 else ("reference", "action")
+            first.append(order[0])
+            for variant in order:
+                if variant == "reference":
+                    reference.start()
+                    try:
+                        reference_wall += await _closed_loop(bare, calls, scale.concurrency)
+                    finally:
+                        await reference.stop()
+                    continue
+                stats_before = Counter((await sim.ask(op="stats"))["injected"])
+                watch.start()
+                try:
+                    wall += await _closed_loop(one, calls, scale.concurrency)
+                finally:
+                    await watch.stop()
+                injected.update(Counter((await sim.ask(op="stats"))["injected"]) - stats_before)
     finally:
-        await watch.stop()
         await sim.ask(op="fault_rate", path=PATH, rates=None)
-    stats = await sim.ask(op="stats")
-    injected = Counter(stats["injected"])
-    injected.subtract(Counter(injected_reference))
 
     # Back to rest: give closing sockets a moment, then compare.
     after = resources()
@@ -254,7 +246,7 @@ async def _load(
         after = resources()
         if all(after[k] <= before[k] for k in before):
             break
-    await watch_ws.ws.close()
+    await watch_ws.close()
 
     errors: list[str] = []
     errors += [f"call ended in {u}" for u in unexpected[:5]]
@@ -275,6 +267,8 @@ async def _load(
     return {
         "calls": scale.calls,
         "concurrency": scale.concurrency,
+        "rounds": scale.rounds,
+        "first_per_round": first,
         "faults": FAULTS,
         "simulator": "separate process",
         "injected": {k: v for k, v in injected.items() if v},

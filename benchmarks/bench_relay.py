@@ -12,7 +12,6 @@ brought up and the call hung up outside the timed part, so attempts do not overl
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 from typing import Any
@@ -20,18 +19,12 @@ from typing import Any
 import aiohttp
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from custom_components.openai_api.realtime.manager import RealtimeManager
+from custom_components.openai_api.realtime import manager as manager_module
 from simulator.routes import parse_multipart
-from tests.browser_peer import BrowserPeer
 
-from .harness import API_KEY, SATELLITE, Bench, settle
+from .harness import API_KEY, SATELLITE, Bench, settle, until
+from .peer import BrowserPeer
 from .stats import median_of_differences, summary_ms
-
-
-async def _until(check: Any, timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.005)
 
 
 async def relay_once(bench: Bench) -> tuple[float, float, str]:
@@ -49,7 +42,7 @@ async def relay_once(bench: Bench) -> tuple[float, float, str]:
         call_id = reply["result"]["call_id"]
         await peer.accept(reply["result"]["sdp"])
         call = bench.sim.calls[call_id]
-        await _until(lambda: call.sidebands and peer.pc.connectionState == "connected")
+        await until(lambda: call.sidebands and peer.connected)
         hangup = await bench.ws.command(type="openai_api/realtime/hangup", call_id=call_id)
         assert hangup["success"], hangup
     finally:
@@ -77,7 +70,7 @@ async def direct_once(bench: Bench, session_json: str) -> tuple[float, float]:
         if resp.status != 201:
             raise RuntimeError(f"direct call failed: {resp.status} {answer}")
         await peer.accept(answer)
-        await _until(lambda: peer.pc.connectionState == "connected")
+        await until(lambda: peer.connected)
         async with http.post(
             f"{bench.sim.base_url}/realtime/calls/{location.rsplit('/', 1)[-1]}/hangup",
             headers=headers,
@@ -96,14 +89,15 @@ async def run(bench: Bench, pairs: int) -> dict[str, Any]:
     session_json = parse_multipart(request.body, request.headers["Content-Type"])["session"][1]
     await direct_once(bench, session_json)
 
-    # Where the relay's own time goes: the session it builds for the call (prompt, tools).
+    # Where the relay's own time goes: the session it builds for the call (prompt, tools),
+    # `async_prepare_session` as the call manager calls it.
     prepare: list[float] = []
-    original = RealtimeManager._prepare
+    original = manager_module.async_prepare_session
 
-    async def timed_prepare(self: RealtimeManager, *args: Any, **kwargs: Any) -> Any:
+    async def timed_prepare(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
-            return await original(self, *args, **kwargs)
+            return await original(*args, **kwargs)
         finally:
             prepare.append(time.perf_counter() - start)
 
@@ -111,7 +105,7 @@ async def run(bench: Bench, pairs: int) -> dict[str, Any]:
     direct: list[float] = []
     relay_cpu: list[float] = []
     direct_cpu: list[float] = []
-    RealtimeManager._prepare = timed_prepare  # type: ignore[method-assign]
+    manager_module.async_prepare_session = timed_prepare  # type: ignore[assignment]
     try:
         for i in range(pairs):
             for path in ("direct", "relay") if i % 2 else ("relay", "direct"):
@@ -125,7 +119,7 @@ async def run(bench: Bench, pairs: int) -> dict[str, Any]:
                     direct_cpu.append(cpu)
             await settle(bench.hass, 0.02)
     finally:
-        RealtimeManager._prepare = original  # type: ignore[method-assign]
+        manager_module.async_prepare_session = original
     return {
         "pairs": pairs,
         "relay": summary_ms(relay),

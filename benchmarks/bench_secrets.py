@@ -1,9 +1,13 @@
 """1. Client-secret minting: the HA action vs a bare aiohttp POST vs the official openai SDK.
 
-All three send the same body to the same simulator. The bare POST uses HA's shared aiohttp
-session (the one the integration uses), so the difference to the action is exactly what the
-integration and HA's service layer add: the action's schema, our payload validation, the
-client's request/response handling, the response mapping and the event.
+All three send the same body to the same simulator, which runs in a process of its own
+(benchmarks/sim_server.py): its request handling and validation do not share the event loop
+with HA, so the loop carries only HA and the clients measured. The bare POST uses HA's shared
+aiohttp session (the one the integration uses), so the difference to the action is exactly
+what the integration and HA's service layer add: the action's schema, our payload validation,
+the client's request/response handling, the response mapping and the event. Besides the wall
+time, the event loop thread's CPU time per call is measured (`time.thread_time`): what a call
+costs HA whatever else the machine runs.
 
 Sequentially the variants take turns call by call (in a new random order each time, and with
 the loop drained between calls), so each action call has
@@ -31,13 +35,14 @@ from homeassistant.helpers.service import async_register_admin_service
 from openai import AsyncOpenAI
 
 from custom_components.openai_api.const import (
+    ATTR_CONFIG_ENTRY_ID,
     DOMAIN,
     EVENT_CLIENT_SECRET,
     SERVICE_CREATE_CLIENT_SECRET,
 )
 from custom_components.openai_api.services import ACTION_SCHEMA, validate_payload
 
-from .harness import API_KEY, Bench
+from .harness import API_KEY, Bench, Remote
 from .stats import median_of_differences, summary_ms
 
 # The README's example body.
@@ -63,17 +68,22 @@ class SecretsScale:
     concurrent: dict[int, tuple[int, int]]  # concurrency -> (rounds, calls per block)
 
 
-def make_variants(bench: Bench, sdk: AsyncOpenAI) -> dict[str, Callable[[], Awaitable[Any]]]:
+def make_variants(
+    bench: Bench, remote: Remote, sdk: AsyncOpenAI
+) -> dict[str, Callable[[], Awaitable[Any]]]:
     """The ways to mint a secret; each returns the secret's value."""
     hass = bench.hass
     session = async_get_clientsession(hass)
-    url = f"{bench.sim.base_url}/realtime/client_secrets"
+    url = f"{remote.base_url}/realtime/client_secrets"
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    client = bench.entry.runtime_data.client
+    client = remote.entry.runtime_data.client
+    # Two accounts are loaded (the benchmarks' own and the one on the simulator process), so
+    # the action names its account, as it must whenever there is more than one.
+    action_data = {**PAYLOAD, ATTR_CONFIG_ENTRY_ID: remote.entry.entry_id}
 
     async def ha_action() -> str:
         response = await hass.services.async_call(
-            DOMAIN, SERVICE_CREATE_CLIENT_SECRET, PAYLOAD, blocking=True, return_response=True
+            DOMAIN, SERVICE_CREATE_CLIENT_SECRET, action_data, blocking=True, return_response=True
         )
         assert response is not None
         return str(response["value"])
@@ -107,8 +117,8 @@ def rotated(names: tuple[str, ...], i: int) -> tuple[str, ...]:
 
 async def closed_loop(
     call: Callable[[], Awaitable[Any]], n: int, concurrency: int
-) -> tuple[list[float], float]:
-    """`n` calls by `concurrency` workers back to back; per-call latencies and wall time."""
+) -> tuple[list[float], float, float]:
+    """`n` calls by `concurrency` workers back to back; latencies, wall time, loop CPU time."""
     latencies: list[float] = []
     remaining = n
 
@@ -121,19 +131,19 @@ async def closed_loop(
             latencies.append(time.perf_counter() - start)
             assert value.startswith("ek_"), value
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, time.perf_counter() - start
+    return latencies, time.perf_counter() - start, time.thread_time() - cpu
 
 
-def forget(bench: Bench) -> None:
+async def forget(remote: Remote) -> None:
     """Drop what the simulator keeps of every request and secret (outside the timed part).
 
-    It records everything for the tests; tens of thousands of records make each full garbage
-    collection of this process slower, and those pauses land on whichever call is in flight.
+    It records everything for the tests; tens of thousands of records make each of its full
+    garbage collections slower, and those pauses land on whichever call is in flight. This
+    process collects too, for the responses and events the calls left behind.
     """
-    bench.sim.requests.clear()
-    bench.sim.client_secrets.clear()
+    await remote.sim.ask(op="forget")
     gc.collect()
 
 
@@ -167,7 +177,7 @@ async def _service_floor(bench: Bench, rounds: int) -> float:
         hass.services.async_remove("openai_api_bench", "noop")
 
 
-async def run(bench: Bench, scale: SecretsScale) -> dict[str, Any]:
+async def run(bench: Bench, remote: Remote, scale: SecretsScale) -> dict[str, Any]:
     """Run the comparison; return the results by concurrency and variant."""
     events = 0
 
@@ -177,40 +187,46 @@ async def run(bench: Bench, scale: SecretsScale) -> dict[str, Any]:
         events += 1
 
     unlisten = bench.hass.bus.async_listen(EVENT_CLIENT_SECRET, _count)
-    sdk = AsyncOpenAI(api_key=API_KEY, base_url=bench.sim.base_url)
+    sdk = AsyncOpenAI(api_key=API_KEY, base_url=remote.base_url)
     try:
-        variants = make_variants(bench, sdk)
+        variants = make_variants(bench, remote, sdk)
         top = max(scale.concurrent, default=1)
         # Warm up: code paths, caches, and connection pools filled to the largest concurrency.
         for fn in variants.values():
             await closed_loop(fn, scale.warmup, 1)
             await closed_loop(fn, top * 2, top)
         action_calls = scale.warmup + 2 * top
-        forget(bench)
+        await forget(remote)
         results: dict[str, Any] = {}
 
         # Sequential, call by call, the order rotating; our API client alone joins here, to
         # split the overhead between the integration's client and HA's service layer.
         names = (*VARIANTS, "api_client")
         seq: dict[str, list[float]] = {name: [] for name in names}
+        seq_cpu: dict[str, list[float]] = {name: [] for name in names}
         order = list(names)
         rng = random.Random(6)
         for i in range(scale.sequential):
             rng.shuffle(order)  # no variant always follows the same one
             for name in order:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.thread_time()
                 value = await variants[name]()
                 seq[name].append(time.perf_counter() - start)
+                seq_cpu[name].append(time.thread_time() - cpu)
                 assert value.startswith("ek_")
                 # Callbacks a call left behind (event listeners, closing the response) run
                 # here, untimed, instead of inside the next variant's call.
                 for _ in range(3):
                     await asyncio.sleep(0)
             if i % 500 == 499:
-                forget(bench)
+                await forget(remote)
         action_calls += scale.sequential
         results["1"] = {
-            name: {**summary_ms(seq[name]), "calls_per_s": len(seq[name]) / sum(seq[name])}
+            name: {
+                **summary_ms(seq[name]),
+                "calls_per_s": len(seq[name]) / sum(seq[name]),
+                "cpu_us_per_call": statistics.median(seq_cpu[name]) * 1e6,
+            }
             for name in names
         }
         results["1"]["overhead_us"] = {
@@ -230,21 +246,35 @@ async def run(bench: Bench, scale: SecretsScale) -> dict[str, Any]:
             * 1e6,
             "sdk_vs_aiohttp_paired_median": median_of_differences(seq["openai_sdk"], seq["aiohttp"])
             * 1e6,
+            # The loop thread's CPU time, paired the same way: what the action costs HA,
+            # whether or not the machine is busy.
+            "ha_vs_aiohttp_cpu_paired_median": median_of_differences(
+                seq_cpu["ha_action"], seq_cpu["aiohttp"]
+            )
+            * 1e6,
         }
 
         # Concurrent: closed loops, variant blocks alternating round by round.
         for concurrency, (rounds, block) in scale.concurrent.items():
             lat: dict[str, list[float]] = {name: [] for name in VARIANTS}
             wall: dict[str, float] = dict.fromkeys(VARIANTS, 0.0)
+            cpu: dict[str, float] = dict.fromkeys(VARIANTS, 0.0)
             for r in range(rounds):
                 for name in rotated(VARIANTS, r):
-                    got, seconds = await closed_loop(variants[name], block, concurrency)
+                    got, seconds, cpu_seconds = await closed_loop(
+                        variants[name], block, concurrency
+                    )
                     lat[name] += got
                     wall[name] += seconds
-                    forget(bench)
+                    cpu[name] += cpu_seconds
+                    await forget(remote)
             action_calls += rounds * block
             level: dict[str, Any] = {
-                name: {**summary_ms(lat[name]), "calls_per_s": len(lat[name]) / wall[name]}
+                name: {
+                    **summary_ms(lat[name]),
+                    "calls_per_s": len(lat[name]) / wall[name],
+                    "cpu_us_per_call": cpu[name] / len(lat[name]) * 1e6,
+                }
                 for name in VARIANTS
             }
             level["overhead_us"] = {
@@ -257,6 +287,10 @@ async def run(bench: Bench, scale: SecretsScale) -> dict[str, Any]:
                     1 / level["ha_action"]["calls_per_s"] - 1 / level["aiohttp"]["calls_per_s"]
                 )
                 * 1e6,
+                # The same from the loop thread's CPU time: not capped by how fast the
+                # simulator process answers, nor stretched by other processes.
+                "ha_vs_aiohttp_cpu_per_call": level["ha_action"]["cpu_us_per_call"]
+                - level["aiohttp"]["cpu_us_per_call"],
             }
             results[str(concurrency)] = level
 

@@ -10,10 +10,11 @@ aiohttp's TestServer, exactly as the `hass_ws_client` fixture does.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import itertools
+import json
 import tempfile
 from typing import Any
 from unittest.mock import patch
@@ -38,7 +39,6 @@ from pytest_homeassistant_custom_component.common import (
 
 # Our package before anything else named `custom_components` (see tests/conftest.py).
 import custom_components.openai_api  # noqa: F401
-from custom_components.openai_api.config_flow import DEFAULT_PROFILE
 from custom_components.openai_api.const import (
     CONF_BASE_URL,
     CONF_MAX_SESSIONS,
@@ -46,33 +46,83 @@ from custom_components.openai_api.const import (
     DOMAIN,
     SUBENTRY_VOICE,
 )
-from simulator import RealtimeSimulator
-from tests.voice_helpers import async_setup_test_light
+from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
+from simulator import RealtimeSimulator, SimCall
+
+from .fixtures import async_setup_test_light
+from .sim_server import SimulatorProcess
 
 API_KEY = "sk-bench-0123456789abcdef"
 SATELLITE = "assist_satellite.voice_assistant"
-LIGHT = "light.test_light"
+# How long anything may take before the benchmark calls it an error. Generous on purpose: on a
+# busy machine (2 cores shared with other work) a step that takes 50 ms idle may take seconds;
+# a timeout is for what never happens, not for what is slow.
+PATIENCE = 120.0
 # Profiles that hold the 100 sessions of the memory benchmark: 20 each, the most a profile
 # may be configured with in the UI.
 MEMORY_PROFILES = 5
 SESSIONS_PER_PROFILE = 20
 
 
-@dataclass
 class WsClient:
-    """A logged-in connection to HA's websocket API."""
+    """A logged-in connection to HA's websocket API, read all the time.
 
-    ws: aiohttp.ClientWebSocketResponse
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    A reader task takes every message off the socket as it arrives and hands each result to
+    the command waiting for it. Reading all the time matters: aiohttp answers HA's heartbeat
+    pings only while someone reads, and HA closes a connection that missed a pong (after about
+    a minute) and one whose outgoing queue it cannot flush. Commands may overlap.
+    """
 
-    async def command(self, **msg: Any) -> dict[str, Any]:
-        """Send one command and return its result message (nothing else may be in flight)."""
-        msg["id"] = next(self._ids)
-        await self.ws.send_json(msg)
-        while True:
-            reply: dict[str, Any] = await self.ws.receive_json()
-            if reply.get("id") == msg["id"]:
-                return reply
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._reader = asyncio.create_task(self._read(), name="bench websocket reader")
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is closed (by either side)."""
+        return self.ws.closed or self._reader.done()
+
+    async def _read(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    continue
+                data = json.loads(msg.data)
+                for message in data if isinstance(data, list) else [data]:
+                    waiter = self._waiting.pop(message.get("id"), None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(message)
+        finally:
+            for waiter in self._waiting.values():
+                if not waiter.done():
+                    waiter.set_exception(ConnectionResetError("the websocket closed"))
+            self._waiting.clear()
+
+    async def command(self, *, timeout: float = PATIENCE, **msg: Any) -> dict[str, Any]:
+        """Send one command and return its result message.
+
+        ConnectionResetError when the connection closes before the answer; TimeoutError when
+        HA does not answer within `timeout`.
+        """
+        if self.closed:
+            raise ConnectionResetError("the websocket is closed")
+        msg["id"] = msg_id = next(self._ids)
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[msg_id] = waiter
+        try:
+            await self.ws.send_json(msg)
+            async with asyncio.timeout(timeout):
+                return await waiter
+        finally:
+            self._waiting.pop(msg_id, None)
+
+    async def close(self) -> None:
+        """Close the connection and wait for the reader to finish."""
+        await self.ws.close()
+        with contextlib.suppress(Exception):
+            await self._reader
 
 
 @dataclass
@@ -106,16 +156,52 @@ class Bench:
 
     async def close(self) -> None:
         """Close the websocket (HA hangs up calls still tied to it)."""
-        await self.ws.ws.close()
+        await self.ws.close()
 
 
 async def ws_connect(client: TestClient[Any, Any], token: str) -> WsClient:
     """Open and authenticate a websocket connection."""
     ws = await client.ws_connect("/api/websocket")
-    assert (await ws.receive_json())["type"] == "auth_required"
-    await ws.send_json({"type": "auth", "access_token": token})
-    assert (await ws.receive_json())["type"] == "auth_ok"
+    async with asyncio.timeout(PATIENCE):
+        assert (await ws.receive_json())["type"] == "auth_required"
+        await ws.send_json({"type": "auth", "access_token": token})
+        reply = await ws.receive_json()
+    if reply["type"] != "auth_ok":
+        await ws.close()
+        raise RuntimeError(f"websocket login failed: {reply}")
     return WsClient(ws)
+
+
+@dataclass
+class Remote:
+    """The simulator in a process of its own, and an account entry (no profiles) pointing at it."""
+
+    sim: SimulatorProcess
+    entry: MockConfigEntry
+
+    @property
+    def base_url(self) -> str:
+        """The simulator process's API base URL."""
+        return self.sim.base_url
+
+
+@contextlib.asynccontextmanager
+async def remote_simulator(hass: HomeAssistant) -> AsyncIterator[Remote]:
+    """Start the simulator process and set up an entry on it; remove both afterwards."""
+    sim = await SimulatorProcess.start(API_KEY)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="OpenAI (simulator process)",
+        data={CONF_API_KEY: API_KEY, CONF_BASE_URL: sim.base_url},
+    )
+    entry.add_to_hass(hass)
+    try:
+        if not await hass.config_entries.async_setup(entry.entry_id):
+            raise RuntimeError(f"the entry on the simulator process did not load: {entry.state}")
+        yield Remote(sim, entry)
+    finally:
+        await hass.config_entries.async_remove(entry.entry_id)
+        await sim.stop()
 
 
 def make_entry(sim: RealtimeSimulator) -> MockConfigEntry:
@@ -170,6 +256,34 @@ async def admin_token(hass: HomeAssistant) -> tuple[str, str]:
 async def setup_light(hass: HomeAssistant) -> None:
     """A template light on an input_boolean, exposed to Assist (the `test_light` fixture)."""
     await async_setup_test_light(hass)
+
+
+async def until(check: Callable[[], Any], timeout: float = PATIENCE, step: float = 0.005) -> Any:
+    """Wait until `check()` is truthy; TimeoutError after `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while not (result := check()):
+            await asyncio.sleep(step)
+    return result
+
+
+async def attach_new_call(ws: WsClient, sim: RealtimeSimulator, entity_id: str) -> SimCall:
+    """A media-less simulator call with HA's sideband attached, the card's ephemeral way.
+
+    `openai_api/realtime/ephemeral` mints a secret from the profile (which holds a place in the
+    profile's limits), the "browser" creates the call at the simulator (`add_call`, no media),
+    then `openai_api/realtime/attach` hands the call to HA.
+    """
+    secret = await ws.command(type="openai_api/realtime/ephemeral", entity_id=entity_id)
+    if not secret.get("success"):
+        raise RuntimeError(f"ephemeral failed: {secret}")
+    call = sim.add_call()
+    reply = await ws.command(
+        type="openai_api/realtime/attach", entity_id=entity_id, call_id=call.call_id
+    )
+    if not reply.get("success"):
+        await call.end("client_left")
+        raise RuntimeError(f"attach failed: {reply}")
+    return call
 
 
 @contextlib.asynccontextmanager

@@ -99,7 +99,11 @@ def render(doc: dict[str, Any]) -> str:
         f"CPU cores busy: this run {m['this_run_cores']}, everything else {m['other_load_cores']}",
     ]
     if s := r.get("secrets"):
-        out += ["", "1. Client secrets (ms per call; ratio = median / bare aiohttp's median)"]
+        out += [
+            "",
+            "1. Client secrets, simulator in its own process (ms per call; ratio = median / bare "
+            "aiohttp's median; CPU = the event loop thread's CPU time per call, µs)",
+        ]
         rows = []
         notes = []
         for level in ("1", "10", "100"):
@@ -118,6 +122,7 @@ def render(doc: dict[str, Any]) -> str:
                         _f(x["p99_ms"], 3),
                         _f(x["calls_per_s"], 0),
                         _f(x["median_ms"] / base, 2),
+                        _f(x.get("cpu_us_per_call"), 0),
                     ]
                 )
             o = s[level]["overhead_us"]
@@ -127,16 +132,18 @@ def render(doc: dict[str, Any]) -> str:
                     "(median of paired differences), of which "
                     f"{_f(o['api_client_vs_aiohttp_paired_median'], 0)} µs in the integration's "
                     f"API client and {_f(o['ha_vs_api_client_paired_median'], 0)} µs in the "
-                    "action (HA's service call, validation, event)"
+                    "action (HA's service call, validation, event); in loop CPU "
+                    f"{_f(o.get('ha_vs_aiohttp_cpu_paired_median'), 0)} µs"
                 )
             else:
                 notes.append(
                     f"  overhead at {level} concurrent: "
                     f"{_f(o['ha_vs_aiohttp_median_diff'], 0)} µs median latency, "
                     f"{_f(o['ha_vs_aiohttp_per_call_throughput'], 0)} µs of loop time per call "
-                    "(from calls/s)"
+                    f"(from calls/s), {_f(o.get('ha_vs_aiohttp_cpu_per_call'), 0)} µs of loop "
+                    "CPU per call"
                 )
-        out += _table(["conc.", "variant", "median", "p99", "calls/s", "ratio"], rows)
+        out += _table(["conc.", "variant", "median", "p99", "calls/s", "ratio", "CPU"], rows)
         out += notes
         if "payload_validation_us" in s:
             out.append(
@@ -284,6 +291,45 @@ def render(doc: dict[str, Any]) -> str:
                     ],
                     ["tasks / fds / sockets before", f"{b['tasks']} / {b['fds']} / {b['sockets']}"],
                     ["tasks / fds / sockets after", f"{a['tasks']} / {a['fds']} / {a['sockets']}"],
+                ],
+            ),
+        ]
+    if s := r.get("soak"):
+        inv = s["invariants"]
+        created = s["calls_created"]
+        by_sim = s["ended_at_simulator"]
+
+        def kinds(counts: dict[str, int]) -> str:
+            return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+        out += [
+            "",
+            f"6. Soak: {s['steps']} random steps (seed {s['seed']}, up to {s['max_in_flight']} at "
+            f"once), {s['seconds']} s",
+            *_table(
+                ["measure", "value"],
+                [
+                    ["steps", kinds(s["steps_by_kind"])],
+                    ["  started while the entry was not loaded", str(s["steps_while_not_loaded"])],
+                    [
+                        "calls created at the simulator",
+                        f"{created['total']} ({created['relay']} relayed, "
+                        f"{created['ephemeral']} ephemeral; "
+                        f"{created['with_media_connected']} with media up)",
+                    ],
+                    ["  most live at once", str(s["most_calls_live"])],
+                    ["ended at the simulator by", kinds(by_sim)],
+                    ["ended by HA, why", kinds(s["ended_by_ha"])],
+                    ["refused by the profiles' limits", str(s["refused_by_limits"])],
+                    ["faults injected", kinds(s["faults_injected"])],
+                    ["websocket connections opened", str(s["websocket_connections"])],
+                    ["checks of the rule", str(s["checks"])],
+                    *([f"  {rule}", str(n)] for rule, n in inv["by_rule"].items()),
+                    ["tasks left after the soak", str(inv["lingering_tasks"])],
+                    [
+                        "  aiortc's own left by peers closed mid-handshake (cancelled)",
+                        str(inv.get("webrtc_tasks_cancelled", 0)),
+                    ],
                 ],
             ),
         ]

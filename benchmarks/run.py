@@ -1,12 +1,13 @@
 """`scripts/run python -m benchmarks.run [--scale smoke|full]`: every benchmark, one table.
 
-Home Assistant (with this integration), the Realtime simulator and the comparison clients all
-run in this process against each other on loopback, in the same run, so the figures that
-matter are differences and ratios between variants measured side by side.
+Home Assistant (with this integration) and the comparison clients run in this process against
+the Realtime simulator on loopback (in this process, or in a process of its own for the client
+secrets and the load), in the same run, so the figures that matter are differences and ratios
+between variants measured side by side, and CPU time beside wall time.
 
 Exit status: 0 when everything ran; 1 on a real error (an exception, a leak, a call that ended
-in something other than a result or a HomeAssistantError). A missed timing target is reported
-as MISS and never fails the run.
+in something other than a result or a HomeAssistantError, a broken rule in the soak). A missed
+timing target is reported as MISS and never fails the run.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.util.resource import set_open_file_descriptor_limit
 
 from simulator import RealtimeSimulator
-from simulator.webrtc import cancel_stray_ice_tasks
 
-from . import bench_footprint, bench_load, bench_relay, bench_secrets, bench_tools
-from .harness import API_KEY, Bench, home_assistant, prepare, start_client
+from . import bench_footprint, bench_load, bench_relay, bench_secrets, bench_tools, soak
+from .harness import API_KEY, Bench, home_assistant, prepare, remote_simulator, start_client
+from .peer import cancel_media_stragglers
 from .report import render, targets
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,7 +58,8 @@ def scales() -> dict[str, dict[str, Any]]:
             "imports": 1,
             "reloads": 2,
             "sessions": 20,
-            "load": bench_load.LoadScale(calls=300, concurrency=100),
+            "load": bench_load.LoadScale(calls=300, concurrency=100, rounds=2),
+            "soak": soak.SoakScale(steps=300, media_calls=2, check_every=100),
         },
         "full": {
             "secrets": bench_secrets.SecretsScale(
@@ -68,7 +70,8 @@ def scales() -> dict[str, dict[str, Any]]:
             "imports": 7,
             "reloads": 10,
             "sessions": 100,
-            "load": bench_load.LoadScale(calls=1000, concurrency=100),
+            "load": bench_load.LoadScale(calls=1000, concurrency=100, rounds=2),
+            "soak": soak.SoakScale(steps=3000, media_calls=12, check_every=250),
         },
     }
 
@@ -147,6 +150,8 @@ def machine() -> dict[str, Any]:
 async def main(args: argparse.Namespace) -> int:
     """Run everything; return the exit status."""
     scale = scales()[args.scale]
+    if args.seed is not None:
+        scale["soak"].seed = args.seed
     run = Runner(set(args.only) if args.only else None, args.profile)
     info = machine()
     started = time.perf_counter()
@@ -166,17 +171,27 @@ async def main(args: argparse.Namespace) -> int:
         client = await start_client(hass)
         try:
             bench = await Bench.create(hass, sim, entry, client)
-            await run.section("secrets", lambda: bench_secrets.run(bench, scale["secrets"]))
-            await run.section("relay", lambda: bench_relay.run(bench, scale["relay"]))
-            await run.section("tools", lambda: bench_tools.run(bench, scale["tools"]))
-            await run.section(
-                "memory", lambda: bench_footprint.session_memory(bench, scale["sessions"])
-            )
-            await run.section("load", lambda: bench_load.run(bench, scale["load"]))
+            async with contextlib.AsyncExitStack() as stack:
+                # The simulator in its own process, for the client-secret and load sections.
+                remote = (
+                    await stack.enter_async_context(remote_simulator(hass))
+                    if run.wanted("secrets") or run.wanted("load")
+                    else None
+                )
+                await run.section(
+                    "secrets", lambda: bench_secrets.run(bench, remote, scale["secrets"])
+                )
+                await run.section("relay", lambda: bench_relay.run(bench, scale["relay"]))
+                await run.section("tools", lambda: bench_tools.run(bench, scale["tools"]))
+                await run.section(
+                    "memory", lambda: bench_footprint.session_memory(bench, scale["sessions"])
+                )
+                await run.section("load", lambda: bench_load.run(bench, remote, scale["load"]))
+            await run.section("soak", lambda: soak.run(bench, scale["soak"]))
             await bench.close()
         finally:
             await client.close()
-    await cancel_stray_ice_tasks()
+    info["webrtc_tasks_cancelled"] = await cancel_media_stragglers()
     await asyncio.sleep(0.1)
     left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     if left:
@@ -217,20 +232,23 @@ def cli() -> None:
         "--scale",
         choices=("smoke", "full"),
         default=os.environ.get("BENCH_SCALE", "full"),
-        help="smoke: tiny counts for CI (about 30 s); full: the figures for the README",
+        help="smoke: small counts for CI (about 45 s); full: the figures for the README",
     )
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=("imports", "setup", "secrets", "relay", "tools", "memory", "load"),
+        choices=("imports", "setup", "secrets", "relay", "tools", "memory", "load", "soak"),
         help="run only these sections",
     )
     parser.add_argument(
         "--profile",
-        choices=("setup", "secrets", "relay", "tools", "memory", "load"),
+        choices=("setup", "secrets", "relay", "tools", "memory", "load", "soak"),
         help="run this section under cProfile and print the top functions",
     )
     parser.add_argument("--out", help="where to write the JSON (default results/latest.json)")
+    parser.add_argument(
+        "--seed", type=int, help="the soak's seed (default: the scale's, so runs repeat)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Noise of HA's test setup, not of this integration: no ffmpeg binary, no fast zlib.

@@ -1,25 +1,30 @@
-"""The simulator in a process of its own, steered over stdin (used by the load benchmark).
+"""The simulator in a process of its own, steered over stdin (client secrets and load).
 
 In its own process the simulator's work does not run on Home Assistant's event loop, so the
-loop lag measured under load is Home Assistant's alone, and the file descriptors counted are
-only HA's side of the connections.
+time measured on that loop (latency, loop lag) is Home Assistant's and the clients' alone, and
+the file descriptors counted are only HA's side of the connections.
 
 Protocol, one JSON object per line: it prints `{"base_url": ...}` once listening; then for
 `{"op": "fault_rate", "path": ..., "rates": {...} | null, "seed": n}` it answers `{"ok": true}`,
-for `{"op": "stats"}` the faults injected so far by kind and the requests received, and on
-`{"op": "quit"}` (or end of input) it stops.
+for `{"op": "stats"}` the faults injected so far by kind and the requests received, for
+`{"op": "forget"}` it drops its record of requests and minted secrets (and collects garbage)
+and answers `{"ok": true}`, and on `{"op": "quit"}` (or end of input) it stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+import gc
 import json
 import sys
 from typing import Any
 
 from simulator import RealtimeSimulator
-from simulator.faults import Fault
+
+# Generous: on a busy machine the other process may wait a while for a core.
+START_TIMEOUT = 120.0
+ANSWER_TIMEOUT = 120.0
 
 
 async def serve(api_key: str) -> None:
@@ -28,7 +33,7 @@ async def serve(api_key: str) -> None:
     injected: Counter[str] = Counter()
     original = sim.next_fault
 
-    def counting(path: str) -> Fault | None:
+    def counting(path: str) -> Any:
         fault = original(path)
         if fault is not None:
             injected[fault.kind] += 1
@@ -54,6 +59,11 @@ async def serve(api_key: str) -> None:
                 say({"ok": True})
             elif op == "stats":
                 say({"injected": dict(injected), "requests": len(sim.requests)})
+            elif op == "forget":
+                sim.requests.clear()
+                sim.client_secrets.clear()
+                gc.collect()
+                say({"ok": True})
             elif op == "quit":
                 break
             else:
@@ -81,7 +91,7 @@ class SimulatorProcess:
             stdout=asyncio.subprocess.PIPE,
         )
         assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT)
         if not line:
             raise RuntimeError("the simulator process did not start")
         return cls(proc, json.loads(line)["base_url"])
@@ -91,7 +101,9 @@ class SimulatorProcess:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write((json.dumps(command) + "\n").encode())
         await self.proc.stdin.drain()
-        answer: dict[str, Any] = json.loads(await asyncio.wait_for(self.proc.stdout.readline(), 30))
+        answer: dict[str, Any] = json.loads(
+            await asyncio.wait_for(self.proc.stdout.readline(), ANSWER_TIMEOUT)
+        )
         return answer
 
     async def stop(self) -> None:
@@ -102,7 +114,7 @@ class SimulatorProcess:
             await self.proc.stdin.drain()
             self.proc.stdin.close()
             try:
-                await asyncio.wait_for(self.proc.wait(), 10)
+                await asyncio.wait_for(self.proc.wait(), 30)
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
