@@ -1,12 +1,9 @@
-"""Reproductions of what the soak's design turned up (benchmarks/soak.py), kept until fixed.
-
-Each test states the behaviour the integration should have; it is marked `xfail(strict=True)`
-while the integration does not have it, so CI stays green and the mark must go with the fix.
-"""
+"""What the soak's design turned up (benchmarks/soak.py), as regression tests."""
 
 from __future__ import annotations
 
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -17,18 +14,17 @@ from simulator import RealtimeSimulator
 from .voice_helpers import attach_sim_call, until
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CallManager._new_call replaces a call HA is still hanging up; the old call's end "
-    "then removes the new one from the manager, which keeps its sideband open unmanaged",
-)
 async def test_attach_while_the_same_call_is_being_hung_up(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
     simulator: RealtimeSimulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A call id attached again while HA hangs it up stays under the manager's control."""
+    """A call id attached again while HA hangs it up is refused; no sideband escapes.
+
+    Before the fix, a second call object took the id's place in the manager, and the first
+    one's end removed it: its sideband (and tools) ran on, unknown to the satellite and unload.
+    """
     monkeypatch.setattr(hangup_module, "RETRY_DELAYS", (0.05, 0.05, 0.05, 0.05))
     manager = loaded_entry.runtime_data.manager
     sim_call = simulator.add_call()
@@ -42,15 +38,11 @@ async def test_attach_while_the_same_call_is_being_hung_up(
     await until(lambda: simulator.requests_to(path))
 
     # Meanwhile its user, holding a new secret of the profile, attaches the same call id.
-    second = await attach_sim_call(loaded_entry, sim_call)
-    try:
-        assert second is not first
-        await hanging_up
-        await until(lambda: len(sim_call.sidebands) == 1)  # the second call's sideband is live
-
-        # HA has a live sideband into this call: the manager must know the call it belongs
-        # to (so the satellite shows it, and unloading hangs it up).
-        assert manager.get(sim_call.call_id) is second
-    finally:
-        simulator.clear()  # the remaining hang-up faults
-        await second.async_hangup(EndReason.HANGUP_COMMAND)  # unload would not (the bug)
+    with pytest.raises(ServiceValidationError) as err:
+        await attach_sim_call(loaded_entry, sim_call)
+    assert err.value.translation_key == "call_ending"
+    await hanging_up
+    await until(lambda: not sim_call.sidebands)
+    assert manager.held(sim_call.call_id) is None
+    assert manager.calls == []
+    simulator.clear()
