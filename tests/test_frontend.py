@@ -755,6 +755,18 @@ def test_session_errors_and_retry(lab: BrowserLab) -> None:
           out.channelClosed = {state: ended.session.state, notice: ended.session.notice};
           await ended.session.start(ended.createMedia);
           out.noticeClearedOnStart = ended.session.notice === undefined;
+          // The API ends the session (its 60-minute limit): over at once, whatever media does.
+          const expired = await f.fakeSession(base);
+          await expired.session.start(expired.createMedia);
+          expired.pc().channels[0].receive({type: "error", error: {type: "invalid_request_error", code: "session_expired", message: "60 minutes"}});
+          expired.pc().fail();
+          await f.sleep(10);
+          out.expired = {state: expired.session.state, notice: expired.session.notice, error: expired.session.error, sent: expired.connection.types()};
+          // Other errors are notices on a call that goes on.
+          const refused = await f.fakeSession(base);
+          await refused.session.start(refused.createMedia);
+          refused.pc().channels[0].receive({type: "error", error: {type: "invalid_request_error", code: "unknown_parameter", message: "x"}});
+          out.refused = refused.session.state;
           return out;
         }"""
     )
@@ -800,6 +812,13 @@ def test_session_errors_and_retry(lab: BrowserLab) -> None:
     }
     assert result["channelClosed"] == {"state": "idle", "notice": "The session ended."}
     assert result["noticeClearedOnStart"]
+    assert result["expired"] == {
+        "state": "idle",
+        "notice": "The session ended.",
+        "error": None,
+        "sent": ["connect", "hangup"],
+    }
+    assert result["refused"] == "listening"
 
 
 # --- the transcript -------------------------------------------------------------------------

@@ -40,6 +40,9 @@ const CHANNEL_PHASES = {
   "output_audio_buffer.cleared": "listening",
 };
 
+/** `error` codes with which the API ends a session (its 60-minute limit, a call hung up). */
+const SESSION_OVER_CODES = new Set(["session_expired", "call_ended"]);
+
 /** The state each state of the satellite entity puts a live call in. */
 const ENTITY_PHASES = {
   idle: "listening", // a live call with nothing going on is listening
@@ -390,6 +393,11 @@ export class VoiceSession extends EventTarget {
       return;
     }
     if (!event || typeof event !== "object") return;
+    if (event.type === "error" && SESSION_OVER_CODES.has(event.error?.code)) {
+      // The API says the session is over: end here, before the media path notices it fail.
+      this.stop({ notice: TEXT.ended });
+      return;
+    }
     const phase = CHANNEL_PHASES[event.type];
     // A response that starts while the model is still speaking does not make it "think".
     const keepsSpeaking = event.type === "response.created" && this.state === "speaking";
