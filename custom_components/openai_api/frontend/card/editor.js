@@ -37,7 +37,7 @@ const LABELS = {
 const HELPERS = {
   mode:
     "Relay sends the call through Home Assistant (works wherever HA does). " +
-    "Direct lets the browser reach OpenAI itself with a 60-second key.",
+    "Direct lets the browser reach OpenAI itself with a 30-second key.",
 };
 
 export class OpenAIRealtimeVoiceCardEditor extends HTMLElement {

@@ -11,7 +11,7 @@
  * The API key never reaches the browser:
  *   - relay mode: the SDP offer goes through HA's websocket (openai_api/realtime/connect), HA
  *     posts it to OpenAI with its key and returns the answer;
- *   - ephemeral mode: HA mints a 60-second client secret (openai_api/realtime/ephemeral), the
+ *   - ephemeral mode: HA mints a 30-second client secret (openai_api/realtime/ephemeral), the
  *     browser posts its offer to OpenAI itself, then asks HA to attach its sideband to the call
  *     (openai_api/realtime/attach).
  * Every way a call ends goes through stop(), which hangs up through HA
