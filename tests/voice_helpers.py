@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 
+# The test light is the benchmarks' too: one setup for both (re-exported for the tests).
+from benchmarks.fixtures import LIGHT, async_setup_test_light
 from custom_components.openai_api.realtime.call import RealtimeCall
 from custom_components.openai_api.realtime.manager import CallRequest
 from custom_components.openai_api.realtime.models import CallOwner
@@ -20,42 +20,8 @@ from simulator import RealtimeSimulator, SimCall
 from .browser_peer import BrowserPeer
 
 SATELLITE = "assist_satellite.voice_assistant"
-LIGHT = "light.test_light"
 
-
-async def async_setup_test_light(hass: HomeAssistant) -> str:
-    """A template light on an input_boolean, exposed to Assist; return its entity id."""
-    power = "input_boolean.test_light_power"
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"test_light_power": {"name": "power"}}}
-    )
-    assert await async_setup_component(
-        hass,
-        "template",
-        {
-            "template": [
-                {
-                    "light": [
-                        {
-                            "name": "Test light",
-                            "state": f"{{{{ is_state('{power}', 'on') }}}}",
-                            "turn_on": {
-                                "action": "input_boolean.turn_on",
-                                "target": {"entity_id": power},
-                            },
-                            "turn_off": {
-                                "action": "input_boolean.turn_off",
-                                "target": {"entity_id": power},
-                            },
-                        }
-                    ]
-                }
-            ]
-        },
-    )
-    await hass.async_block_till_done()
-    async_expose_entity(hass, "conversation", LIGHT, True)
-    return LIGHT
+__all__ = ["LIGHT", "SATELLITE", "Voice", "async_setup_test_light", "attach_sim_call", "until"]
 
 
 async def attach_sim_call(
