@@ -249,3 +249,56 @@ async def test_phone_calls_without_a_phone_user_get_no_tools(
     accept = simulator.requests_to(f"/realtime/calls/{call.call_id}/accept")[0].json()
     assert "tools" not in accept
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (json.dumps({"type": "realtime.call.incoming", "data": "rtc_1"}).encode(), 400),
+        (json.dumps(["realtime.call.incoming"]).encode(), 200),
+    ],
+)
+async def test_odd_but_signed_bodies(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    body: bytes,
+    status: int,
+) -> None:
+    entry = await _setup(hass, simulator)
+    events = async_capture_events(hass, EVENT_CALL_INCOMING)
+    client = await hass_client_no_auth()
+    assert (await client.post(URL, data=body, headers=signed(body))).status == status
+    assert events == []
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_declared_oversized_body_is_not_read(
+    hass: HomeAssistant, simulator: RealtimeSimulator, hass_client_no_auth: ClientSessionGenerator
+) -> None:
+    entry = await _setup(hass, simulator)
+    client = await hass_client_no_auth()
+    body = b"x" * (64 * 1024 + 10)
+    resp = await client.post(
+        URL, data=body, headers={**signed(body), "Content-Length": str(len(body))}
+    )
+    assert resp.status == 413
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_answer_that_fails_is_logged(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The profile's accept fails at OpenAI: a warning names the call; nothing else breaks."""
+    entry = await _setup(hass, simulator, **{CONF_ANSWER_CALLS: True})
+    client = await hass_client_no_auth()
+    call = simulator.add_call()
+    simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", "500")
+    body = incoming(call.call_id)
+    assert (await client.post(URL, data=body, headers=signed(body))).status == 200
+    await until(lambda: f"Could not answer call {call.call_id}" in caplog.text)
+    assert entry.runtime_data.manager.calls == []
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -189,3 +189,22 @@ async def test_secret_whose_requester_left_frees_the_slot(
     tab = Voice(hass, await hass_ws_client(hass), simulator)
     reply = await tab.command(type="openai_api/realtime/ephemeral", entity_id=SATELLITE)
     assert reply["success"], reply
+
+
+async def test_hang_up_waits_as_a_rate_limit_asks_and_stops_on_a_bad_request(
+    hass: HomeAssistant, voice: Voice, simulator: RealtimeSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """429 waits for Retry-After (bounded); a 400 is not retried (the request is wrong)."""
+    _peer, call_id, call = await voice.connect()
+    path = f"/realtime/calls/{call_id}/hangup"
+    simulator.add_fault(path, "429", retry_after=0.05)
+    reply = await voice.command(type="openai_api/realtime/hangup", call_id=call_id)
+    assert reply["result"]["ended"] is True
+    assert len(simulator.requests_to(path)) == 2 and call.hung_up
+
+    _peer, other_id, other = await voice.connect()
+    other_path = f"/realtime/calls/{other_id}/hangup"
+    simulator.add_fault(other_path, "400")
+    await voice.command(type="openai_api/realtime/hangup", call_id=other_id)
+    assert len(simulator.requests_to(other_path)) == 1
+    await other.end("test")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 import shutil
+from unittest.mock import AsyncMock
 from typing import Any
 import wave
 
@@ -20,6 +21,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 
+from custom_components.openai_api import conversation as conversation_module
 from simulator import RealtimeSimulator
 
 from .voice_helpers import LIGHT, SATELLITE, until
@@ -318,3 +320,92 @@ async def test_rate_limited_transcription(
     assert events[-1]["type"] == "error"
     assert events[-1]["data"]["code"] == "stt-stream-failed"
     assert "Speech-to-text of Voice assistant failed" in caplog.text
+
+
+@LINGERING_HEARTBEAT
+async def test_a_lost_session_is_opened_again_with_the_conversation(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    test_light: str,
+) -> None:
+    """OpenAI drops the conversation's socket between turns: the next turn replays the chat."""
+    context = Context()
+    first = await conversation.async_converse(
+        hass, "Turn on the test light", None, context, agent_id=AGENT
+    )
+    [socket] = [s for s in simulator.sockets if s.session["type"] == "realtime"]
+    await socket.end("dropped")
+    await until(lambda: socket.status == "ended")
+    second = await conversation.async_converse(
+        hass, "Hello again", first.conversation_id, context, agent_id=AGENT
+    )
+    assert second.response.response_type.value != "error"
+    sockets = [s for s in simulator.sockets if s.session["type"] == "realtime"]
+    assert len(sockets) == 2
+    replayed = [
+        r.event["item"]
+        for r in sockets[1].received
+        if r.event["type"] == "conversation.item.create"
+    ]
+    kinds = [(i["type"], i.get("role")) for i in replayed]
+    assert kinds[:4] == [
+        ("message", "user"),
+        ("function_call", None),
+        ("function_call_output", None),
+        ("message", "assistant"),
+    ]
+    assert replayed[-1]["content"][0]["text"] == "Hello again"
+
+
+@LINGERING_HEARTBEAT
+async def test_open_conversations_are_bounded(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(conversation_module, "MAX_OPEN_CONVERSATIONS", 1)
+    await conversation.async_converse(hass, "Hello", None, Context(), agent_id=AGENT)
+    await conversation.async_converse(hass, "Hello", None, Context(), agent_id=AGENT)
+    sockets = [s for s in simulator.sockets if s.session["type"] == "realtime"]
+    await until(lambda: sockets[0].status == "ended")
+    assert sockets[1].status != "ended"
+
+
+async def test_pipeline_needs_its_entities_and_a_language(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from homeassistant.exceptions import HomeAssistantError
+    from homeassistant.helpers import entity_registry as er
+
+    er.async_get(hass).async_remove(STT)
+    await hass.async_block_till_done()
+    assert er.async_get(hass).async_get(STT) is None
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "button",
+            "press",
+            {"entity_id": "button.voice_assistant_create_assist_pipeline"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "pipeline_entities_missing"
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    # HA finds no language both speech entities speak (cannot happen with English in their
+    # lists, which HA falls back to; a later HA might decide otherwise).
+    monkeypatch.setattr(
+        "custom_components.openai_api.assist_pipelines.assist_pipeline.async_create_default_pipeline",
+        AsyncMock(return_value=None),
+    )
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "button",
+            "press",
+            {"entity_id": "button.voice_assistant_create_assist_pipeline"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "pipeline_language"

@@ -9,7 +9,6 @@ from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import MATCH_ALL
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import chat_session
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -79,10 +78,6 @@ class OpenAIConversationEntity(VoiceProfileEntity, conversation.ConversationEnti
             await session.async_respond(chat_log, self.entity_id)
         except OpenAIError as err:
             raise to_home_assistant_error(err) from err
-        except TimeoutError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="conversation_timeout"
-            ) from err
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
 
     def _session_for(self, conversation_id: str) -> TextConversation:

@@ -14,7 +14,7 @@ from typing import Any
 from homeassistant.components import conversation
 from homeassistant.helpers import llm
 
-from ..api import OpenAIClient
+from ..api import OpenAIClient, OpenAIConnectionError
 from ..realtime.tools import format_tools, tool_output
 from .socket import RealtimeSocket
 
@@ -77,7 +77,21 @@ class TextConversation:
             await socket.close()
 
     async def async_respond(self, chat_log: conversation.ChatLog, agent_id: str) -> None:
-        """Answer the chat log's new content, running tool calls, into the chat log."""
+        """Answer the chat log's new content, running tool calls, into the chat log.
+
+        A session kept from an earlier turn may have been closed by OpenAI meanwhile: if it
+        fails before anything of the answer arrived, the turn runs once more on a new session
+        that gets the whole chat log.
+        """
+        reused, before = self._socket is not None, len(chat_log.content)
+        try:
+            await self._respond(chat_log, agent_id)
+        except OpenAIConnectionError:
+            if not reused or len(chat_log.content) != before:
+                raise
+            await self._respond(chat_log, agent_id)
+
+    async def _respond(self, chat_log: conversation.ChatLog, agent_id: str) -> None:
         try:
             await self._sync(chat_log)
             for _ in range(MAX_TOOL_ROUNDS):
