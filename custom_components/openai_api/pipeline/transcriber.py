@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterable
 
@@ -43,21 +44,41 @@ async def async_transcribe(
     # One utterance, bounded by the timeouts below: no heartbeat needed.
     socket = await RealtimeSocket.open(client, heartbeat=None, intent="transcription")
     try:
-        await socket.send(transcription_session(model, language))
-        upsampler = Upsampler()
-        buffer = bytearray()
-        async for chunk in audio:
-            buffer += upsampler.feed(chunk)
-            while len(buffer) >= APPEND_BYTES:
-                await _append(socket, bytes(buffer[:APPEND_BYTES]))
-                del buffer[:APPEND_BYTES]
-        buffer += upsampler.flush()
-        if buffer:
-            await _append(socket, bytes(buffer))
-        await socket.send({"type": "input_audio_buffer.commit"})
-        return await _transcript(socket)
-    finally:
+        transcript = await _stream(socket, audio, model=model, language=language)
+    except BaseException:
         await socket.close()
+        raise
+    # The pipeline waits for the transcript, not for the close handshake (a round trip).
+    _close_soon(socket)
+    return transcript
+
+
+_closing: set[asyncio.Task[None]] = set()  # closes under way (a task needs a reference)
+
+
+def _close_soon(socket: RealtimeSocket) -> None:
+    task = asyncio.get_running_loop().create_task(socket.close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+async def _stream(
+    socket: RealtimeSocket, audio: AsyncIterable[bytes], *, model: str, language: str | None
+) -> str:
+    """Send the session and the audio, commit, and wait for the transcript."""
+    await socket.send(transcription_session(model, language))
+    upsampler = Upsampler()
+    buffer = bytearray()
+    async for chunk in audio:
+        buffer += upsampler.feed(chunk)
+        while len(buffer) >= APPEND_BYTES:
+            await _append(socket, bytes(buffer[:APPEND_BYTES]))
+            del buffer[:APPEND_BYTES]
+    buffer += upsampler.flush()
+    if buffer:
+        await _append(socket, bytes(buffer))
+    await socket.send({"type": "input_audio_buffer.commit"})
+    return await _transcript(socket)
 
 
 async def _append(socket: RealtimeSocket, pcm: bytes) -> None:
