@@ -192,7 +192,7 @@ def text_sessions(w: Harness, since: int) -> list[Any]:
 async def played(page: Page) -> list[dict[str, Any]]:
     """Wait until the page has played one audio to its end (AUDIO_PROBE); its events.
 
-    Fails on an error event, and unless it played a second of audio and more from start to end.
+    Fails on an error, and unless it played more than a second of audio from start to end.
     """
 
     async def finished() -> list[dict[str, Any]]:
@@ -200,7 +200,9 @@ async def played(page: Page) -> list[dict[str, Any]]:
         return list(events) if events and events[-1]["kind"] in ("ended", "error") else []
 
     events = await until(finished, timeout=TIMEOUT / 1000)
-    assert [e["kind"] for e in events] == ["playing", "ended"], events
+    # "playing" again after a stall (audio that streams in slower than it plays) is fine.
+    seen = [e["kind"] for e in events]
+    assert seen[0] == "playing" and seen[-1] == "ended" and "error" not in seen, events
     assert len({e["src"] for e in events}) == 1, events
     assert events[-1]["duration"] > 1.0, events  # decoded: the words, not an empty file
     assert events[-1]["time"] == pytest.approx(events[-1]["duration"], abs=0.1), events
