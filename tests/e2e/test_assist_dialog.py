@@ -3,9 +3,9 @@
 The dialog is HA's (`ha-voice-command-dialog` with `ha-assist-chat`), opened from a dashboard's
 toolbar, with the pipeline the profile made ("Voice assistant": the profile's speech-to-text,
 conversation agent and text-to-speech) picked in its header. Chromium's fake microphone plays a
-WAV file: the simulator's helpers write the command in tones and the simulator's voice says it
-(simulator/hearing.py), then a long silence, so that HA's voice activity detection ends the
-command and the looped file does not start another before the test is done.
+WAV file: the simulator's voice saying the command (tests/simulator_helpers.speech_wav), then a
+long silence, so that HA's voice activity detection ends the command and the looped file does
+not start another before the test is done.
 
 What the user sees is checked in the dialog; what happened, in HA (the light, the run's events
 in HA's pipeline debug record, its log) and in the simulator (what it heard, what it was asked
@@ -20,7 +20,8 @@ from typing import Any
 from playwright.async_api import Page, Response, expect
 import pytest
 
-from tests.simulator_helpers import phrase_wav
+from simulator import hearing
+from tests.simulator_helpers import speech_wav
 
 from .harness import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DASHBOARD_PATH, LIGHT, Harness, until
 
@@ -32,10 +33,16 @@ TIMEOUT = 30_000  # ms, for the UI: a spoken turn takes seconds, and the machine
 DESKTOP = (1000, 800)  # wide enough for the dashboard toolbar to show its Assist button
 PIPELINE = "Voice assistant"  # the pipeline the profile made, named after the profile
 PREFERRED = "Home Assistant"  # HA's own pipeline, which the dialog opens with
-# In tones, so the transcript is these words (with the comma and the full stop), not the
-# simulator's default for speech it cannot make out ("Turn on the test light").
-SPOKEN = "Turn on the test light, please."
+# Speech without a tone code: the simulator hears it as its default phrase (simulator/hearing.py).
+# Not a phrase in tones: HA's voice activity detection does not always take the tones for speech
+# and may end the command in the middle of the code (seen: 1 run in 8, the command cut 2.2 s in),
+# and the simulator then hears speech it cannot make out.
+SPOKEN = hearing.DEFAULT_PHRASE  # "Turn on the test light"
 SPOKEN_REPLY = "The test light is on."
+# The file starts when the dialog opens the microphone; the dialog hears it once its recorder
+# (an AudioWorklet it loads then) is connected, a moment later. HA's voice activity detection
+# gives up 15 s into the audio: silence before + the command (1.5 s) + 0.7 s must fit in that.
+SILENCE_BEFORE = 1.0  # s
 SILENCE_AFTER = 30.0  # s: the whole turn, and the reply's audio, fit in it
 SPEECH_ENDPOINT = "/audio/speech"
 
@@ -63,7 +70,7 @@ AUDIO_PROBE = """() => {
 def e2e(e2e: Harness, tmp_path_factory: pytest.TempPathFactory) -> Harness:
     """The module's world, with a Chromium whose microphone says SPOKEN, then is silent."""
     wav = tmp_path_factory.mktemp("assist") / "turn-on-the-test-light.wav"
-    wav.write_bytes(phrase_wav(SPOKEN, lead=0.5, tail=SILENCE_AFTER))
+    wav.write_bytes(speech_wav(SPOKEN, lead=SILENCE_BEFORE, tail=SILENCE_AFTER))
 
     async def relaunch() -> None:
         await e2e.browser.close()
