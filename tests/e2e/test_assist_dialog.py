@@ -102,13 +102,18 @@ class AssistDialog:
         self.input = self.chat.get_by_role("textbox", name="Enter a request")
         self.user = self.chat.locator(".message.user ha-markdown")
         self.hass = self.chat.locator(".message.hass ha-markdown")
+        # The agent can control HA: else the dialog warns that it cannot.
+        self.no_control = self.chat.locator("ha-alert")
+        self.errors: list[str] = []  # the console errors of the page once the dashboard is open
 
     @classmethod
     async def open(cls, w: Harness) -> AssistDialog:
         """Open a dashboard and its toolbar's Assist button; the dialog with its greeting."""
         page = await w.new_page(f"/{DASHBOARD_PATH}/relay", viewport=DESKTOP)
-        await page.get_by_role("button", name=re.compile(r"^Assist\b")).click()
         dialog = cls(page)
+        page.on("console", lambda m: dialog.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda err: dialog.errors.append(str(err)))
+        await page.get_by_role("button", name=re.compile(r"^Assist\b")).click()
         await expect(dialog.hass.first).to_have_text("How can I assist?", timeout=TIMEOUT)
         return dialog
 
@@ -118,6 +123,7 @@ class AssistDialog:
         await self.root.locator("ha-dropdown-item").filter(has_text=name).click()
         await expect(self.picker).to_have_text(name, timeout=TIMEOUT)
         await expect(self.hass).to_have_text(["How can I assist?"], timeout=TIMEOUT)
+        await expect(self.no_control).to_have_count(0)
 
     async def type(self, text: str, *, send_button: bool = False) -> None:
         """Type a request, then press Enter or the send button (which typing shows)."""
@@ -279,6 +285,7 @@ def test_speaking_to_the_profile_pipeline_in_the_assist_dialog(world: Harness) -
         # The profile's pipeline has speech-to-text: the microphone.
         await expect(dialog.microphone).to_be_visible(timeout=TIMEOUT)
         await expect(dialog.microphone).to_be_enabled()
+        await expect(dialog.no_control).to_have_count(0)
 
         await page.evaluate(AUDIO_PROBE)
         await dialog.microphone.click()
@@ -295,7 +302,7 @@ def test_speaking_to_the_profile_pipeline_in_the_assist_dialog(world: Harness) -
         audio = await played(page)
         src = audio[-1]["src"]
 
-        # HA's record of the run: the stages in order, the words, the answer, one audio URL.
+        # HA's record of the run: the stages in order, the words, the answer.
         all_runs = await runs(w, pipeline)
         assert len(all_runs) == runs_before + 1
         events = all_runs[-1]
@@ -314,7 +321,12 @@ def test_speaking_to_the_profile_pipeline_in_the_assist_dialog(world: Harness) -
         intent = data(events, "intent-end")["intent_output"]
         assert intent["response"]["speech"]["plain"]["speech"] == SPOKEN_REPLY
         assert intent["continue_conversation"] is False  # so the dialog does not listen again
-        url = data(events, "run-start")["tts_output"]["url"]
+        # One audio URL, known at the start: the answer is spoken while the agent still writes
+        # it (the profile's agent and text-to-speech both stream).
+        tts_output = data(events, "run-start")["tts_output"]
+        assert tts_output["stream_response"] is True, tts_output
+        assert tts_output["mime_type"] == "audio/mpeg", tts_output
+        url = tts_output["url"]
         assert data(events, "tts-end")["tts_output"]["url"] == url
         assert src == f"{w.url}{url}"
         # The browser fetched it from HA: 200, MP3 (the TTS entity's default for browsers).
@@ -346,6 +358,7 @@ def test_speaking_to_the_profile_pipeline_in_the_assist_dialog(world: Harness) -
         await expect(details.locator(".tool-data").last).to_contain_text('"id": "light.test_light"')
         await w.save_screenshot(dialog.surface, "assist-dialog-details.png")
 
+        assert dialog.errors == []
         assert log.problems() == []
 
     world.run(body(), timeout=180)
@@ -398,8 +411,9 @@ def test_typing_to_the_profile_pipeline_in_the_assist_dialog(world: Harness) -> 
             (second, "The test light is on."),
         ):
             assert kinds(events) == ["run-start", "intent-start", "intent-end", "run-end"], events
-            assert len(answer_deltas(events)) > 1, events
-            assert "".join(answer_deltas(events)) == answer
+            end = [e["type"] for e in events].index("intent-end")
+            assert len(answer_deltas(events[:end])) > 1, events
+            assert "".join(answer_deltas(events[:end])) == answer
             assert (
                 data(events, "intent-end")["intent_output"]["response"]["speech"]["plain"]["speech"]
                 == answer
@@ -414,6 +428,7 @@ def test_typing_to_the_profile_pipeline_in_the_assist_dialog(world: Harness) -> 
 
         await dialog.page.mouse.move(0, 0)
         await w.save_screenshot(dialog.surface, "assist-dialog-typed.png")
+        assert dialog.errors == []
         assert log.problems() == []
 
     world.run(body(), timeout=180)
