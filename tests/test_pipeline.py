@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 import shutil
-from unittest.mock import AsyncMock
 from typing import Any
+from unittest.mock import AsyncMock
 import wave
 
 from homeassistant.components import assist_pipeline, conversation

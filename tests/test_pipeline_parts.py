@@ -10,10 +10,8 @@ from typing import Any
 
 import aiohttp
 from homeassistant.components import conversation
-from homeassistant.core import HomeAssistant
 from homeassistant.helpers import llm
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.openai_api.api import OpenAIConnectionError, OpenAITimeoutError
 from custom_components.openai_api.pipeline.languages import iso_639_1
