@@ -369,9 +369,6 @@ def render(doc: dict[str, Any]) -> str:
                 ],
             ),
         ]
-    out += _phone(r.get("phone"))
-    out += _pipeline(r.get("pipeline"))
-    out += _speech(r.get("speech"))
     rows = []
     if s := r.get("imports"):
         rows += [
@@ -510,6 +507,9 @@ def render(doc: dict[str, Any]) -> str:
                 ],
             ),
         ]
+    out += _phone(r.get("phone"))
+    out += _pipeline(r.get("pipeline"))
+    out += _speech(r.get("speech"))
     out += ["", "Targets"]
     out += _table(
         ["status", "target", "measured"],
