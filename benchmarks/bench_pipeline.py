@@ -52,6 +52,7 @@ from typing import Any
 
 import aiohttp
 from homeassistant.components import assist_pipeline, stt
+from homeassistant.components.conversation import ChatLog
 from homeassistant.components.tts import DATA_TTS_MANAGER
 from homeassistant.helpers import llm
 
@@ -459,9 +460,10 @@ class EntityClock:
 
     Wraps, while installed, our speech-to-text entity's `async_process_audio_stream` (when the
     stream HA feeds it ends, when it returns the transcript), the agent's
-    `_async_handle_message` (entered, returned) and its text session's deltas (the first
-    text), and the text-to-speech entity's `async_stream_tts_audio` (called, first audio
-    chunk).
+    `_async_handle_message` (entered, returned), HA's `ChatLog.async_provide_llm_data` (the
+    prompt and the LLM API's tools) and our `format_tools` (their schemas for the session), its
+    text session's deltas (the first text), and the text-to-speech entity's
+    `async_stream_tts_audio` (called, first audio chunk).
     """
 
     def __init__(self) -> None:
@@ -508,6 +510,24 @@ class EntityClock:
                     clock.stamp("agent_first_text")
                 yield delta
 
+        provide = ChatLog.async_provide_llm_data
+
+        async def timed_provide(chat_log: Any, *args: Any, **kwargs: Any) -> Any:
+            clock.stamp("llm_data_start")
+            try:
+                return await provide(chat_log, *args, **kwargs)
+            finally:
+                clock.stamp("llm_data_end")
+
+        format_tools = text_session.format_tools
+
+        def timed_format_tools(*args: Any) -> Any:
+            clock.stamp("tools_start")
+            try:
+                return format_tools(*args)
+            finally:
+                clock.stamp("tools_end")
+
         tts_cls = tts_module.OpenAITextToSpeech
         stream_tts = tts_cls.async_stream_tts_audio
 
@@ -529,8 +549,12 @@ class EntityClock:
         agent_cls._async_handle_message = timed_handle  # type: ignore[method-assign]
         text_session.TextConversation._deltas = timed_deltas  # type: ignore[method-assign]
         tts_cls.async_stream_tts_audio = timed_stream  # type: ignore[method-assign]
+        ChatLog.async_provide_llm_data = timed_provide  # type: ignore[method-assign]
+        text_session.format_tools = timed_format_tools
 
         def undo() -> None:
+            ChatLog.async_provide_llm_data = provide  # type: ignore[method-assign]
+            text_session.format_tools = format_tools
             stt_cls.async_process_audio_stream = process  # type: ignore[method-assign]
             agent_cls._async_handle_message = handle  # type: ignore[method-assign]
             text_session.TextConversation._deltas = deltas  # type: ignore[method-assign]
@@ -615,16 +639,18 @@ def _span(turns: list[Turn], start: str, end: str) -> dict[str, float]:
 HA_PARTS = [
     ("audio end -> our STT sees the stream end", "end", "stt_stream_end", "HA"),
     ("our STT: flush, commit, transcript, close", "stt_stream_end", "stt_return", "ours"),
-    ("  of which the simulator hearing it", "", "", "simulator"),
+    ("  of which the simulator hearing it", "=hearing", "", "simulator"),
     ("transcript -> stt-end at the client", "stt_return", "transcript_seen", "HA"),
     ("our STT returns -> our agent starts", "stt_return", "agent_start", "HA"),
     ("agent starts -> its first text", "agent_start", "agent_first_text", "ours + HA"),
-    ("  of which the tool (Assist)", "", "", "HA"),
+    ("  of which HA's LLM data (prompt, LLM API)", "llm_data_start", "llm_data_end", "HA"),
+    ("  of which the tools' schemas for the session", "tools_start", "tools_end", "ours"),
+    ("  of which the tool (Assist)", "=tool", "", "HA"),
     ("its first text -> first token at the client", "agent_first_text", "first_token", "HA"),
     ("agent's first text -> agent returns", "agent_first_text", "agent_end", "ours + HA"),
     ("agent returns -> our TTS is asked", "agent_end", "tts_start", "HA + client"),
     ("our TTS: request -> first audio chunk", "tts_start", "tts_first_chunk", "ours"),
-    ("  of which the simulator's synthesis", "", "", "simulator"),
+    ("  of which the simulator's synthesis", "=synthesis", "", "simulator"),
     ("first chunk -> first bytes at the client", "tts_first_chunk", "first_audio", "HA"),
 ]
 
@@ -720,11 +746,11 @@ async def run(bench: Bench, scale: PipelineScale) -> dict[str, Any]:
     idle_cpu = statistics.median(t.cpu for t in idle)
     parts: dict[str, Any] = {}
     for label, start, end, whose in HA_PARTS:
-        if "simulator hearing" in label:
+        if start == "=hearing":
             values = [t.server_stt for t in ha if t.server_stt is not None]
-        elif "synthesis" in label:
+        elif start == "=synthesis":
             values = [t.server_speech for t in ha if t.server_speech is not None]
-        elif "the tool" in label:
+        elif start == "=tool":
             values = tool_seconds
         else:
             parts[label] = {**_span(ha, start, end), "whose": whose}
