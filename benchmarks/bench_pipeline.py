@@ -24,6 +24,8 @@ the audio (when its last frame goes out). Variants, in a fresh random order each
 - `bare_upload`: the upload-after-the-end approach, emulated with the same API: nothing happens
   until the audio has ended; then the client connects, configures the session, sends all the
   audio and commits (as a client of a batch transcription endpoint uploads the file).
+- `idle`: the paced frames with nothing done with them; its CPU time (the 20 ms wake-ups, HA's
+  background work) is subtracted from the paced variants' CPU figures.
 
 The simulator runs without its modelled latencies (`socket_pace = speech_pace = 0`): they would
 add the same constants to every variant (see `simclock.no_api_latency`). What it still does on
