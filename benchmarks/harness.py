@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import itertools
 import json
 import tempfile
+import time
 from typing import Any
 from unittest.mock import patch
 
@@ -77,6 +78,9 @@ class WsClient:
         self.ws = ws
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        # Subscriptions: the events of a command (`assist_pipeline/run`), each with the
+        # `time.perf_counter()` of its arrival.
+        self._events: dict[int, asyncio.Queue[tuple[float, dict[str, Any]]]] = {}
         self._reader = asyncio.create_task(self._read(), name="bench websocket reader")
 
     @property
@@ -89,8 +93,12 @@ class WsClient:
             async for msg in self.ws:
                 if msg.type is not aiohttp.WSMsgType.TEXT:
                     continue
+                arrived = time.perf_counter()
                 data = json.loads(msg.data)
                 for message in data if isinstance(data, list) else [data]:
+                    if message.get("type") == "event" and message.get("id") in self._events:
+                        self._events[message["id"]].put_nowait((arrived, message["event"]))
+                        continue
                     waiter = self._waiting.pop(message.get("id"), None)
                     if waiter is not None and not waiter.done():
                         waiter.set_result(message)
@@ -106,9 +114,38 @@ class WsClient:
         ConnectionResetError when the connection closes before the answer; TimeoutError when
         HA does not answer within `timeout`.
         """
+        return await self._command(next(self._ids), timeout, msg)
+
+    async def subscribe(
+        self, *, timeout: float = PATIENCE, **msg: Any
+    ) -> tuple[int, dict[str, Any], asyncio.Queue[tuple[float, dict[str, Any]]]]:
+        """Send a command whose answer is a stream of events: its id, result and event queue.
+
+        Each event comes with the `time.perf_counter()` of its arrival; `unsubscribe(id)`
+        stops collecting them.
+        """
+        msg_id = next(self._ids)
+        queue: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
+        self._events[msg_id] = queue
+        try:
+            result = await self._command(msg_id, timeout, msg)
+        except BaseException:
+            self._events.pop(msg_id, None)
+            raise
+        return msg_id, result, queue
+
+    def unsubscribe(self, msg_id: int) -> None:
+        """Stop collecting the events of a command."""
+        self._events.pop(msg_id, None)
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary frame (audio to a pipeline run's handler)."""
+        await self.ws.send_bytes(data)
+
+    async def _command(self, msg_id: int, timeout: float, msg: dict[str, Any]) -> dict[str, Any]:
         if self.closed:
             raise ConnectionResetError("the websocket is closed")
-        msg["id"] = msg_id = next(self._ids)
+        msg["id"] = msg_id
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[msg_id] = waiter
         try:

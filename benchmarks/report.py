@@ -87,6 +87,180 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _ms(x: dict[str, Any] | None, key: str = "median_ms") -> str:
+    return _f(None if not x else x.get(key))
+
+
+def _spread(x: dict[str, Any] | None) -> str:
+    """A median with its p10..p90 range (paired differences)."""
+    if not x:
+        return "-"
+    return f"{_f(x['median_ms'])} [{_f(x['p10_ms'])}..{_f(x['p90_ms'])}]"
+
+
+def _phone(s: dict[str, Any] | None) -> list[str]:
+    if not s:
+        return []
+    sig = s["signature"]
+    rows = [
+        ["HA: the profile answers", _ms(s["ha"]), _ms(s["ha"], "p90_ms"), _ms(s["ha"], "p99_ms")],
+        [
+            "bare aiohttp receiver",
+            _ms(s["bare"]),
+            _ms(s["bare"], "p90_ms"),
+            _ms(s["bare"], "p99_ms"),
+        ],
+        [
+            "added by HA + the integration (paired)",
+            _f(s["added_ms_paired_median"]),
+            _f(s["added_ms_paired_p90"]),
+            "",
+        ],
+        ["  the same in CPU time of this thread", _f(s["added_cpu_ms_paired_median"]), "", ""],
+    ]
+    parts = [["HA: " + k, _ms(v), _ms(v, "p90_ms")] for k, v in s["ha_parts"].items()]
+    parts += [["bare: " + k, _ms(v), _ms(v, "p90_ms")] for k, v in s["bare_parts"].items()]
+    return [
+        "",
+        f"7. Phone call: signed webhook -> accept at the simulator ({s['pairs']} pairs, ms)",
+        *_table(["path", "median", "p90", "p99"], rows),
+        *_table(["part", "median", "p90"], parts),
+        f"  signature check per delivery: ours {_f(sig['ours']['median_us'])} µs "
+        f"[{_f(sig['ours']['p10_us'])}..{_f(sig['ours']['p90_us'])}], openai SDK "
+        f"{_f(sig['openai_sdk']['median_us'])} µs [{_f(sig['openai_sdk']['p10_us'])}.."
+        f"{_f(sig['openai_sdk']['p90_us'])}] (median [p10..p90] of {sig['blocks']} blocks of "
+        f"{sig['block_size']}); SDK/ours {_f(sig['sdk_over_ours'])}",
+    ]
+
+
+def _pipeline(s: dict[str, Any] | None) -> list[str]:
+    if not s:
+        return []
+    stt = s["stt"]
+    bare = s["stt_without_simulator"]
+    vs = s["stt_vs_bare_stream"]
+    labels = {
+        "ha_pipeline": "HA pipeline (transcript at HA)",
+        "stt_entity": "our STT entity alone",
+        "bare_pipeline": "bare client, streamed",
+        "bare_upload": "bare client, upload after the end",
+    }
+    rows = [
+        [
+            label,
+            _ms(stt[n]),
+            _ms(stt[n], "p90_ms"),
+            _ms(bare[n]),
+            _spread(vs.get(n)) if n != "bare_pipeline" else "",
+        ]
+        for n, label in labels.items()
+    ]
+    rows.append(
+        [
+            "  HA pipeline: stt-end at the client",
+            _ms(s["stt_end_at_the_client"]),
+            _ms(s["stt_end_at_the_client"], "p90_ms"),
+            "",
+            "",
+        ]
+    )
+    stage_labels = {
+        "transcript_to_first_token": "transcript -> agent's first token",
+        "transcript_to_first_audio": "transcript -> first audio byte",
+        "transcript_to_first_audio_without_synthesis": "  less the simulator's synthesis",
+        "end_to_first_audio": "end of audio -> first audio byte",
+        "end_to_first_audio_without_synthesis": "  less the simulator's synthesis",
+    }
+    stages = [
+        [
+            label,
+            f"{_ms(s['stages'][k]['ha_pipeline'])} ({_ms(s['stages'][k]['ha_pipeline'], 'p90_ms')})",
+            f"{_ms(s['stages'][k]['bare_pipeline'])} "
+            f"({_ms(s['stages'][k]['bare_pipeline'], 'p90_ms')})",
+            _spread(s["stages_added_by_ha"][k]),
+        ]
+        for k, label in stage_labels.items()
+    ]
+    parts = [[k, _ms(v), _ms(v, "p90_ms"), v["whose"]] for k, v in s["ha_parts"].items()]
+    cpu = s["cpu_ms"]
+    after = s["bytes_after_the_end"]
+    return [
+        "",
+        f"8. Assist pipeline: {s['audio_seconds']:.1f} s of speech streamed in 20 ms frames, "
+        f"{s['rounds']} rounds, simulator without its modelled latencies (ms)",
+        *_table(
+            [
+                "end of audio -> transcript",
+                "median",
+                "p90",
+                "less the simulator",
+                "vs bare streamed (paired) [p10..p90]",
+            ],
+            rows,
+        ),
+        f"  the simulator hearing the audio (commit -> transcript): {_ms(s['simulator_stt'])} "
+        f"(p90 {_ms(s['simulator_stt'], 'p90_ms')}); closing the transcription socket (bare): "
+        f"{_ms(s['transcription_socket_close_ms'])}",
+        f"  audio sent after the end: streamed {after['streamed']} bytes of 24 kHz PCM (what "
+        f"was short of a {after['append_bytes']}-byte append, plus the last frame) and the "
+        f"commit; upload after the end: all {after['upload']} bytes, on a new connection",
+        *_table(
+            ["stage", "HA median (p90)", "bare median (p90)", "added by HA (paired) [p10..p90]"],
+            stages,
+        ),
+        *_table(["inside HA's turn", "median", "p90", "whose"], parts),
+        f"  CPU per turn (this thread, less an idle turn's {_f(s['cpu_idle_turn_ms'], 1)}): HA "
+        f"pipeline {_f(cpu['ha_pipeline'], 1)}, bare {_f(cpu['bare_pipeline'], 1)}, added by "
+        f"HA {_spread(s['cpu_added_by_ha_ms'])}; speech-to-text alone: our entity "
+        f"{_f(cpu['stt_entity'], 1)}, bare streamed {_f(cpu['bare_stream_stt'], 1)}, added "
+        f"{_spread(s['cpu_added_by_our_stt_ms'])}; upload after the end "
+        f"{_f(cpu['bare_upload'], 1)}",
+        f"  our 16->24 kHz upsampler: {_f(s['resampler_ms_per_audio_second'])} ms per second "
+        f"of audio; the answer: {s['answer']!r}, {s['speech_bytes_median']:.0f} bytes of mp3",
+    ]
+
+
+def _speech(s: dict[str, Any] | None) -> list[str]:
+    if not s:
+        return []
+    out = [
+        "",
+        f"9. Text to speech: to the first audio byte, {s['rounds']} rounds per text, simulator "
+        "without its modelled latencies (ms; client = total less the simulator's synthesis)",
+    ]
+    for key in ("short", "long"):
+        table = s[key]
+        rows = []
+        for name, x in table.items():
+            if name == "client_vs_http_bare_pcm":
+                continue
+            rows.append(
+                [
+                    name,
+                    _ms(x["total"]),
+                    _ms(x["simulator"]),
+                    _ms(x["client"]),
+                    _ms(x["client"], "p90_ms"),
+                    _spread(table["client_vs_http_bare_pcm"].get(name))
+                    if name != "http_bare_pcm"
+                    else "",
+                ]
+            )
+        out += [f"  {key}: {s['texts'][key]!r}"]
+        out += _table(
+            [
+                "variant",
+                "total",
+                "simulator",
+                "client",
+                "client p90",
+                "client vs http_bare_pcm (paired) [p10..p90]",
+            ],
+            rows,
+        )
+    return out
+
+
 def render(doc: dict[str, Any]) -> str:
     """The human-readable report of a run."""
     r = doc["results"]
@@ -333,6 +507,9 @@ def render(doc: dict[str, Any]) -> str:
                 ],
             ),
         ]
+    out += _phone(r.get("phone"))
+    out += _pipeline(r.get("pipeline"))
+    out += _speech(r.get("speech"))
     out += ["", "Targets"]
     out += _table(
         ["status", "target", "measured"],

@@ -38,12 +38,35 @@ from homeassistant.util.resource import set_open_file_descriptor_limit
 
 from simulator import RealtimeSimulator
 
-from . import bench_footprint, bench_load, bench_relay, bench_secrets, bench_tools, soak
+from . import (
+    bench_footprint,
+    bench_load,
+    bench_phone,
+    bench_pipeline,
+    bench_relay,
+    bench_secrets,
+    bench_speech,
+    bench_tools,
+    soak,
+)
 from .harness import API_KEY, Bench, home_assistant, prepare, remote_simulator, start_client
 from .peer import cancel_media_stragglers
 from .report import render, targets
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SECTIONS = (
+    "imports",
+    "setup",
+    "secrets",
+    "relay",
+    "tools",
+    "phone",
+    "pipeline",
+    "speech",
+    "memory",
+    "load",
+    "soak",
+)
 
 
 def scales() -> dict[str, dict[str, Any]]:
@@ -55,6 +78,9 @@ def scales() -> dict[str, dict[str, Any]]:
             ),
             "relay": 3,
             "tools": 8,
+            "phone": bench_phone.PhoneScale(pairs=3, warmup=1, verify_blocks=10, verify_block=100),
+            "pipeline": bench_pipeline.PipelineScale(rounds=2, warmup=0),
+            "speech": bench_speech.SpeechScale(rounds=3, warmup=1),
             "imports": 1,
             "reloads": 2,
             "sessions": 20,
@@ -67,6 +93,11 @@ def scales() -> dict[str, dict[str, Any]]:
             ),
             "relay": 25,
             "tools": 60,
+            "phone": bench_phone.PhoneScale(
+                pairs=60, warmup=3, verify_blocks=200, verify_block=200
+            ),
+            "pipeline": bench_pipeline.PipelineScale(rounds=20, warmup=2),
+            "speech": bench_speech.SpeechScale(rounds=40, warmup=2),
             "imports": 7,
             "reloads": 10,
             "sessions": 100,
@@ -183,6 +214,9 @@ async def main(args: argparse.Namespace) -> int:
                 )
                 await run.section("relay", lambda: bench_relay.run(bench, scale["relay"]))
                 await run.section("tools", lambda: bench_tools.run(bench, scale["tools"]))
+                await run.section("phone", lambda: bench_phone.run(bench, scale["phone"]))
+                await run.section("pipeline", lambda: bench_pipeline.run(bench, scale["pipeline"]))
+                await run.section("speech", lambda: bench_speech.run(bench, scale["speech"]))
                 await run.section(
                     "memory", lambda: bench_footprint.session_memory(bench, scale["sessions"])
                 )
@@ -237,12 +271,12 @@ def cli() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=("imports", "setup", "secrets", "relay", "tools", "memory", "load", "soak"),
+        choices=SECTIONS,
         help="run only these sections",
     )
     parser.add_argument(
         "--profile",
-        choices=("setup", "secrets", "relay", "tools", "memory", "load", "soak"),
+        choices=SECTIONS[1:],
         help="run this section under cProfile and print the top functions",
     )
     parser.add_argument("--out", help="where to write the JSON (default results/latest.json)")

@@ -235,9 +235,16 @@ class Soak:
             raise RuntimeError(f"the soak entry did not load: {self.entry.state}")
         self._note_manager()
         reg = er.async_get(hass)
+        # The profiles' satellites only: each profile also has its Assist pipeline's entities
+        # (speech-to-text, agent, text-to-speech) and a button, which no call can go to.
         self.satellites = sorted(
-            e.entity_id for e in reg.entities.values() if e.config_entry_id == self.entry.entry_id
+            e.entity_id
+            for e in reg.entities.values()
+            if e.config_entry_id == self.entry.entry_id and e.domain == "assist_satellite"
         )
+        profiles = len(self.entry.subentries)
+        if len(self.satellites) != profiles:
+            raise RuntimeError(f"{len(self.satellites)} satellites for {profiles} profiles")
         users = [("admin", self.bench.user_id, self.bench.access_token, True)]
         for name in ("Alice", "Bob"):
             user = await hass.auth.async_create_user(name, group_ids=[GROUP_ID_USER])
