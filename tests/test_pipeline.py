@@ -171,8 +171,13 @@ async def test_speech_to_speech_through_the_pipeline(
     speech_requests = simulator.requests_to("/audio/speech")
     assert speech_requests and all(r.json()["voice"] == "marin" for r in speech_requests)
     assert " ".join(r.json()["input"] for r in speech_requests) == speech.strip()
-    # Usage of the agent's responses is counted on the profile.
+    # Usage of the agent's responses is counted on the profile, and the transcription apart
+    # from them (it is billed at the transcription model's price, by the second here).
     await until(lambda: hass.states.get(SATELLITE).attributes["usage"]["responses"] >= 2)
+    usage = hass.states.get(SATELLITE).attributes["usage"]
+    assert usage["transcriptions"] == 1
+    assert usage["transcription_seconds"] > 0
+    assert usage["transcription_tokens"] == 0
 
 
 @LINGERING_HEARTBEAT

@@ -107,6 +107,10 @@ async def test_voice_call_turns_on_the_light(
     )
     await until(lambda: peer.peak_level > 0.1)
     await until(lambda: hass.states.get(SATELLITE).attributes["usage"]["total_tokens"] >= 210)
+    # The user's transcription is counted apart from the response tokens.
+    usage = hass.states.get(SATELLITE).attributes["usage"]
+    assert usage["transcriptions"] == 1
+    assert usage["transcription_seconds"] > 0
 
 
 async def test_satellite_state_follows_the_call(

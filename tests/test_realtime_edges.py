@@ -86,6 +86,33 @@ async def test_odd_events_are_ignored(
     await until(lambda: hass.states.get(SATELLITE).attributes["usage"]["responses"] == 1)
 
 
+async def test_transcription_usage_of_any_shape_is_counted_safely(
+    hass: HomeAssistant, voice: Voice
+) -> None:
+    """Token and duration usage add up; garbage, strings and negative values add nothing."""
+    _peer, _call_id, call = await voice.connect()
+    kind = "conversation.item.input_audio_transcription.completed"
+    for n, usage in enumerate(
+        [
+            {"type": "tokens", "input_tokens": 12, "output_tokens": 3, "total_tokens": 15},
+            {"type": "duration", "seconds": 2.5},
+            {"type": "duration", "seconds": "3"},
+            {"type": "duration", "seconds": -4},
+            {"type": "tokens", "total_tokens": True},
+            {"type": "tokens", "total_tokens": -7},
+            "garbage",
+            None,
+        ]
+    ):
+        await call.send({"type": kind, "item_id": f"u{n}", "transcript": "hi", "usage": usage})
+    await until(lambda: hass.states.get(SATELLITE).attributes["usage"]["transcriptions"] == 8)
+    usage = hass.states.get(SATELLITE).attributes["usage"]
+    assert usage["transcription_tokens"] == 15
+    assert usage["transcription_seconds"] == 2.5
+    # Transcriptions are billed apart: the response tokens did not move.
+    assert usage["total_tokens"] == 0
+
+
 async def test_announce_while_sideband_is_down(
     hass: HomeAssistant,
     voice: Voice,

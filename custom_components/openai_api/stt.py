@@ -71,12 +71,14 @@ class OpenAISpeechToText(VoiceProfileEntity, stt.SpeechToTextEntity):
     ) -> stt.SpeechResult:
         """Stream the audio to OpenAI as it arrives; return the user's words."""
         profile = self.profile
+        manager = self._entry.runtime_data.manager
         try:
             text = await async_transcribe(
                 self._entry.runtime_data.client,
                 stream,
                 model=profile.stt_model,
                 language=iso_639_1(metadata.language),
+                on_usage=lambda usage: manager.add_transcription_usage(self._profile_id, usage),
             )
         except OpenAIError as err:
             if isinstance(err, OpenAIAuthenticationError):

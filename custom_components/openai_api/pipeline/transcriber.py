@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
+from typing import Any
 
 from ..api import OpenAIClient, OpenAIResponseError
 from .resample import Upsampler
@@ -38,19 +39,30 @@ def transcription_session(model: str, language: str | None) -> dict[str, object]
 
 
 async def async_transcribe(
-    client: OpenAIClient, audio: AsyncIterable[bytes], *, model: str, language: str | None
+    client: OpenAIClient,
+    audio: AsyncIterable[bytes],
+    *,
+    model: str,
+    language: str | None,
+    on_usage: Callable[[Any], None] = lambda usage: None,
 ) -> str:
-    """Stream 16 kHz PCM to a transcription session; return the transcript once committed."""
+    """Stream 16 kHz PCM to a transcription session; return the transcript once committed.
+
+    `on_usage` gets the transcription's `usage` as the API sent it.
+    """
     # One utterance, bounded by the timeouts below: no heartbeat needed.
     socket = await RealtimeSocket.open(client, heartbeat=None, intent="transcription")
     try:
-        transcript = await _stream(socket, audio, model=model, language=language)
+        await socket.send(transcription_session(model, language))
+        event = await _stream(socket, audio)
     except BaseException:
         await socket.close()
         raise
     # The pipeline waits for the transcript, not for the close handshake (a round trip).
     _close_soon(socket)
-    return transcript
+    on_usage(event.get("usage"))
+    transcript = event.get("transcript")
+    return transcript if isinstance(transcript, str) else ""
 
 
 _closing: set[asyncio.Task[None]] = set()  # closes under way (a task needs a reference)
@@ -62,11 +74,8 @@ def _close_soon(socket: RealtimeSocket) -> None:
     task.add_done_callback(_closing.discard)
 
 
-async def _stream(
-    socket: RealtimeSocket, audio: AsyncIterable[bytes], *, model: str, language: str | None
-) -> str:
-    """Send the session and the audio, commit, and wait for the transcript."""
-    await socket.send(transcription_session(model, language))
+async def _stream(socket: RealtimeSocket, audio: AsyncIterable[bytes]) -> dict[str, Any]:
+    """Send the audio, commit, and wait for the transcript's event."""
     upsampler = Upsampler()
     buffer = bytearray()
     async for chunk in audio:
@@ -87,13 +96,12 @@ async def _append(socket: RealtimeSocket, pcm: bytes) -> None:
     )
 
 
-async def _transcript(socket: RealtimeSocket) -> str:
+async def _transcript(socket: RealtimeSocket) -> dict[str, Any]:
     while True:
         event = await socket.receive(TRANSCRIPT_TIMEOUT)
         kind = event.get("type")
         if kind == "conversation.item.input_audio_transcription.completed":
-            transcript = event.get("transcript")
-            return transcript if isinstance(transcript, str) else ""
+            return event
         if kind == "conversation.item.input_audio_transcription.failed":
             error = event["error"] if isinstance(event.get("error"), dict) else {}
             raise OpenAIResponseError(str(error.get("message") or "Transcription failed"))

@@ -48,8 +48,9 @@ _FATAL_ERROR_CODES = {
     "invalid_api_key": EndReason.AUTH_FAILED,
 }
 # Server events whose transcript is final, by role.
+_USER_TRANSCRIPT = "conversation.item.input_audio_transcription.completed"
 _TRANSCRIPTS = {
-    "conversation.item.input_audio_transcription.completed": ("user", "transcript"),
+    _USER_TRANSCRIPT: ("user", "transcript"),
     "response.output_audio_transcript.done": ("assistant", "transcript"),
     "response.output_text.done": ("assistant", "text"),
 }
@@ -199,6 +200,9 @@ class RealtimeCall:
         elif (transcript := _TRANSCRIPTS.get(kind)) is not None:
             role, key = transcript
             self._transcript(role, event.get(key), event.get("item_id"))
+            if kind == _USER_TRANSCRIPT:
+                self.usage.add_transcription(event.get("usage"))
+                self._on_change(self)
         elif kind == "response.function_call_arguments.done":
             self._spawn(self._async_tool_call(event))
         elif kind == "session.updated":

@@ -154,6 +154,12 @@ class CallManager:
         self._notify_profile(profile_id)
 
     @callback
+    def add_transcription_usage(self, profile_id: str, usage: Any) -> None:
+        """Count a transcription of the profile's speech-to-text entity."""
+        self.usage[profile_id].add_transcription(usage)
+        self._notify_profile(profile_id)
+
+    @callback
     def _ended(self, call: RealtimeCall) -> None:
         if self._calls.get(call.call_id) is call:
             del self._calls[call.call_id]

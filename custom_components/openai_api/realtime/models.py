@@ -43,12 +43,19 @@ class CallOwner:
 
 @dataclass(slots=True)
 class Usage:
-    """Token totals from `response.done`."""
+    """Token totals from `response.done`, and transcriptions apart from them.
+
+    Transcriptions are billed at the transcription model's price, per token or per second
+    (the API says which), so they are not added to the response tokens.
+    """
 
     responses: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+    transcriptions: int = 0
+    transcription_tokens: int = 0
+    transcription_seconds: float = 0.0
 
     def add(self, usage: Any) -> None:
         """Add one response's usage (whatever the server sent)."""
@@ -56,20 +63,44 @@ class Usage:
         if not isinstance(usage, dict):
             return
         for key in ("input_tokens", "output_tokens", "total_tokens"):
-            value = usage.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                setattr(self, key, getattr(self, key) + value)
+            setattr(self, key, getattr(self, key) + _count(usage.get(key)))
+
+    def add_transcription(self, usage: Any) -> None:
+        """Add one transcription's usage (`type` `tokens` or `duration`)."""
+        self.transcriptions += 1
+        if not isinstance(usage, dict):
+            return
+        self.transcription_tokens += _count(usage.get("total_tokens"))
+        seconds = usage.get("seconds")
+        # NaN and negative values are not seconds anyone was billed for.
+        if (
+            isinstance(seconds, int | float)
+            and not isinstance(seconds, bool)
+            and 0 <= seconds < float("inf")
+        ):
+            self.transcription_seconds = round(self.transcription_seconds + seconds, 3)
 
     def merge(self, other: Usage) -> None:
         """Add another total to this one."""
-        for key in ("responses", "input_tokens", "output_tokens", "total_tokens"):
+        for key in _USAGE_FIELDS:
             setattr(self, key, getattr(self, key) + getattr(other, key))
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float]:
         """Plain dict for attributes and diagnostics."""
-        return {
-            "responses": self.responses,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "total_tokens": self.total_tokens,
-        }
+        return {key: getattr(self, key) for key in _USAGE_FIELDS}
+
+
+_USAGE_FIELDS = (
+    "responses",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "transcriptions",
+    "transcription_tokens",
+    "transcription_seconds",
+)
+
+
+def _count(value: Any) -> int:
+    """Return the token count the server sent, or 0 for anything that is not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
