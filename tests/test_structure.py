@@ -119,3 +119,34 @@ def test_probatio_is_imported_as_itself() -> None:
         if alias.name in ("probatio", "voluptuous") and alias.asname
     ]
     assert aliased == []
+
+
+_TOP_LEVEL = {"simulator", "devtools", "blueprints", "benchmarks", "scripts", "tests"}
+
+
+def _readme_layout() -> str:
+    """The code block under the README's `### Layout` heading of the development section."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.rsplit("### Layout", 1)[1]
+    return section.split("```", 2)[1]
+
+
+def test_readme_layout_names_every_module_of_the_integration() -> None:
+    """Each module and package of the integration is in the README's layout, and nothing else."""
+    root = PACKAGES["custom_components.openai_api"]
+    layout = _readme_layout()
+    listed = {
+        word.rstrip("/")
+        for line in layout.splitlines()
+        if (word := line.strip().split(" ", 1)[0]).endswith((".py", "/"))
+    }
+    present = {
+        path.name
+        for path in root.iterdir()
+        if (path.suffix == ".py" or (path.is_dir() and path.name != "__pycache__"))
+    }
+    for package in ("realtime", "pipeline", "schema"):
+        present |= {p.name for p in (root / package).glob("*.py") if p.name != "__init__.py"}
+    listed -= {"custom_components/openai_api", *_TOP_LEVEL}
+    assert present - listed == set(), "modules the layout does not name"
+    assert listed - present == set(), "names in the layout that are not modules"
