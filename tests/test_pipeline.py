@@ -98,8 +98,6 @@ async def _run(hass: HomeAssistant, ws: Any, audio: bytes, **extra: Any) -> list
                 await ws.send_bytes(bytes([handler]) + audio[start : start + 3200])
             await ws.send_bytes(bytes([handler]))
         if event["type"] in ("run-end", "error"):
-            if event["type"] == "error":
-                return events
             return events
 
 
@@ -268,7 +266,6 @@ async def test_speech_formats(
     """mp3 for browsers and ESPHome, WAV (one header over PCM) for VoIP."""
     from homeassistant.components import tts
 
-    entity = hass.data["entity_components"]["tts"].get_entity(TTS) if False else None  # noqa: F841
     for fmt, head in (("mp3", None), ("wav", b"RIFF")):
         simulator.clear()
         extension, data = await tts.async_get_media_source_audio(
@@ -414,3 +411,29 @@ async def test_pipeline_needs_its_entities_and_a_language(
             blocking=True,
         )
     assert err.value.translation_key == "pipeline_language"
+
+
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+@pytest.mark.parametrize(
+    "fault_path", ["/realtime?intent=transcription", "/realtime?model=", "/audio/speech"]
+)
+async def test_a_rejected_key_in_any_stage_starts_reauth(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+    hass_client: ClientSessionGenerator,
+    fault_path: str,
+) -> None:
+    """A 401 from the transcription, the agent's or the speech endpoint opens a reauth flow."""
+    simulator.add_fault(fault_path, "401")
+    ws = await hass_ws_client(hass)
+    events = await _run(hass, ws, _pcm("speech.wav"))
+    if tts_end := next((e for e in events if e["type"] == "tts-end"), None):
+        # Speech is made when its URL is fetched: none when the speech endpoint refuses the key.
+        response = await (await hass_client()).get(tts_end["data"]["tts_output"]["url"])
+        assert (response.status == 200) == (fault_path != "/audio/speech")
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler("openai_api")
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+    assert loaded_entry.state is ConfigEntryState.LOADED

@@ -15,7 +15,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .api import OpenAIError
 from .const import DOMAIN
 from .entity import VoiceProfileEntity, async_add_profile_entities
-from .errors import to_home_assistant_error
+from .errors import api_failure
 from .models import OpenAIConfigEntry
 from .pipeline.text_session import TextConversation
 
@@ -77,7 +77,7 @@ class OpenAIConversationEntity(VoiceProfileEntity, conversation.ConversationEnti
         try:
             await session.async_respond(chat_log, self.entity_id)
         except OpenAIError as err:
-            raise to_home_assistant_error(err) from err
+            raise api_failure(self.hass, self._entry, err) from err
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
 
     def _session_for(self, conversation_id: str) -> TextConversation:

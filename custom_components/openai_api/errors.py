@@ -52,11 +52,16 @@ def to_home_assistant_error[E: HomeAssistantError](
     )
 
 
+def api_failure(hass: HomeAssistant, entry: ConfigEntry, err: OpenAIError) -> HomeAssistantError:
+    """Start reauth if the key was rejected; return the translated error."""
+    if isinstance(err, OpenAIAuthenticationError):
+        entry.async_start_reauth(hass)
+    return to_home_assistant_error(err)
+
+
 async def async_call_api[T](hass: HomeAssistant, entry: ConfigEntry, call: Awaitable[T]) -> T:
     """Await an API call; map its failure, starting reauth on a rejected key."""
     try:
         return await call
     except OpenAIError as err:
-        if isinstance(err, OpenAIAuthenticationError):
-            entry.async_start_reauth(hass)
-        raise to_home_assistant_error(err) from err
+        raise api_failure(hass, entry, err) from err

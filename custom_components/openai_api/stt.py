@@ -9,9 +9,10 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import OpenAIAuthenticationError, OpenAIError
+from .api import OpenAIError
 from .const import LOGGER
 from .entity import VoiceProfileEntity, async_add_profile_entities
+from .errors import api_failure
 from .models import OpenAIConfigEntry
 from .pipeline.languages import LANGUAGES, iso_639_1
 from .pipeline.transcriber import async_transcribe
@@ -81,8 +82,7 @@ class OpenAISpeechToText(VoiceProfileEntity, stt.SpeechToTextEntity):
                 on_usage=lambda usage: manager.add_transcription_usage(self._profile_id, usage),
             )
         except OpenAIError as err:
-            if isinstance(err, OpenAIAuthenticationError):
-                self._entry.async_start_reauth(self.hass)
+            api_failure(self.hass, self._entry, err)  # starts reauth on a rejected key
             # The pipeline reports `stt-stream-failed`; the cause goes to the log.
             LOGGER.warning("Speech-to-text of %s failed: %s", profile.title, err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)

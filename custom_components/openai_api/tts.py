@@ -11,10 +11,10 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import OpenAIAuthenticationError, OpenAIError
+from .api import OpenAIError
 from .choices import VOICES
 from .entity import VoiceProfileEntity, async_add_profile_entities
-from .errors import to_home_assistant_error
+from .errors import api_failure
 from .models import OpenAIConfigEntry
 from .pipeline.languages import LANGUAGES
 from .pipeline.speech import async_speak
@@ -80,9 +80,7 @@ class OpenAITextToSpeech(VoiceProfileEntity, tts.TextToSpeechEntity):
             async for chunk in audio:
                 yield chunk
         except OpenAIError as err:
-            if isinstance(err, OpenAIAuthenticationError):
-                self._entry.async_start_reauth(self.hass)
-            raise to_home_assistant_error(err) from err
+            raise api_failure(self.hass, self._entry, err) from err
 
     @override
     async def async_get_tts_audio(
