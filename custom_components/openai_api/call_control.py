@@ -32,7 +32,7 @@ from .const import (
     SUBENTRY_VOICE,
 )
 from .errors import async_call_api
-from .models import OpenAIConfigEntry
+from .models import OpenAIConfigEntry, find_held_call
 from .realtime.call import RealtimeCall
 from .realtime.models import CallOwner, EndReason
 from .realtime.profile import VoiceProfile
@@ -120,14 +120,6 @@ async def async_answer(
     )
 
 
-def _held_call(hass: HomeAssistant, call_id: str) -> RealtimeCall | None:
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        entry_typed: OpenAIConfigEntry = entry
-        if (call := entry_typed.runtime_data.manager.held(call_id)) is not None:
-            return call
-    return None
-
-
 def _done(call: ServiceCall, event: str, entry: OpenAIConfigEntry, result: Payload) -> Payload:
     call.hass.bus.async_fire(
         event, {**result, ATTR_CONFIG_ENTRY_ID: entry.entry_id}, context=call.context
@@ -198,7 +190,7 @@ async def _refer(call: ServiceCall) -> ServiceResponse:
 async def _hangup(call: ServiceCall) -> ServiceResponse:
     entry, data = entry_of(call)
     call_id, _ = validated(_call_and_body(_NO_BODY), data)
-    if (held := _held_call(call.hass, call_id)) is not None:
+    if (held := find_held_call(call.hass, call_id)) is not None:
         # HA controls this call: end it the way every other path does (sideband included).
         await held.async_hangup(EndReason.HANGUP_ACTION)
     else:

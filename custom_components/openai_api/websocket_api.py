@@ -27,8 +27,7 @@ from homeassistant.helpers import config_validation as cv, entity_registry as er
 import probatio
 
 from .const import DOMAIN, LOGGER
-from .models import OpenAIConfigEntry
-from .realtime.call import RealtimeCall
+from .models import OpenAIConfigEntry, find_held_call
 from .realtime.manager import CallManager, CallRefusedError, CallRequest
 from .realtime.models import CallOwner, EndReason
 from .realtime.profile import VoiceProfile
@@ -101,15 +100,6 @@ def _resolve(hass: HomeAssistant, connection: ActiveConnection, entity_id: str) 
         owner=owner,
         calls_url=entry.runtime_data.client.url("/realtime/calls"),
     )
-
-
-def _find_call(hass: HomeAssistant, call_id: str) -> RealtimeCall | None:
-    """Return the call HA holds by this id (live or being hung up), whichever account's."""
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        manager: CallManager = entry.runtime_data.manager
-        if (call := manager.held(call_id)) is not None:
-            return call
-    return None
 
 
 type _Handler = Callable[[HomeAssistant, ActiveConnection, dict[str, Any]], Awaitable[None]]
@@ -247,7 +237,7 @@ def ws_attach(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, 
 def _attach(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
     target = _resolve(hass, connection, msg["entity_id"])
     call_id = msg["call_id"]
-    existing = _find_call(hass, call_id)
+    existing = find_held_call(hass, call_id)
     if existing is not None and existing.owner.entry_id != target.owner.entry_id:
         raise Unauthorized()  # another account's call, whoever owns it
     request = CallRequest()
@@ -266,7 +256,7 @@ def _attach(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, An
 async def ws_hangup(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
     """Hang up a call the user started (admins may hang up any)."""
     call_id = msg["call_id"]
-    if (call := _find_call(hass, call_id)) is None:
+    if (call := find_held_call(hass, call_id)) is None:
         connection.send_result(msg["id"], {"call_id": call_id, "ended": False})
         return
     if call.owner.user_id != connection.user.id and not connection.user.is_admin:
