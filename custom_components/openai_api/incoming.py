@@ -32,12 +32,11 @@ from .const import (
 from .models import OpenAIConfigEntry
 from .realtime.profile import VoiceProfile
 from .realtime.sip import header_map, header_pairs, parties
-from .schema.validators import matches
+from .schema.contract import CALL_ID
 from .webhook_signature import TOLERANCE, WebhookSignatureError, verify
 
 MAX_BODY = 64 * 1024  # an INVITE's headers fit many times over
 EVENT_TYPE = "realtime.call.incoming"
-_CALL_ID = matches(r"rtc_[A-Za-z0-9_-]{1,128}", "a call id")
 
 
 class IncomingCalls:
@@ -88,7 +87,7 @@ class IncomingCalls:
         if not isinstance(data, dict):
             return self._refuse(request, HTTPStatus.BAD_REQUEST, "no data")
         try:
-            call_id: str = _CALL_ID(data.get("call_id"))
+            call_id: str = CALL_ID(data.get("call_id"))
         except probatio.Invalid:
             return self._refuse(request, HTTPStatus.BAD_REQUEST, "no call id")
         self._incoming(call_id, data.get("sip_headers"), event)
