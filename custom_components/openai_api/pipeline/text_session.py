@@ -48,14 +48,10 @@ def _message(role: str, kind: str, text: str) -> dict[str, Any]:
 
 
 def _tool_output(content: conversation.ToolResultContent) -> dict[str, Any]:
-    result = content.result
-    data: Any = result.data
-    if result.error:
-        data = {"error": True, **(data if isinstance(data, dict) else {"result": data})}
     return {
         "type": "function_call_output",
         "call_id": content.tool_call_id,
-        "output": tool_output(content.tool_name, data),
+        "output": tool_output(content.tool_name, content.result),
     }
 
 

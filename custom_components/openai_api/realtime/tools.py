@@ -59,18 +59,18 @@ async def async_run_tool(api: llm.APIInstance | None, name: str, arguments: str)
     except Exception as err:
         LOGGER.exception("Tool %s failed", name)
         return json.dumps({"error": type(err).__name__, "error_text": str(err)})
-    data: Any = result.data
-    if result.error:
-        data = {"error": True, **(data if isinstance(data, dict) else {"result": data})}
-    return tool_output(name, data)
+    return tool_output(name, result)
 
 
-def tool_output(name: str, data: Any) -> str:
+def tool_output(name: str, result: llm.ToolResult) -> str:
     """Serialize a tool's result for the model; a result JSON cannot carry becomes an error.
 
     Objects JSON does not know are written as text; what still cannot be written (keys that are
     not strings, NaN, cycles, absurd nesting) must not leave the model without an output.
     """
+    data: Any = result.data
+    if result.error:
+        data = {"error": True, **(data if isinstance(data, dict) else {"result": data})}
     try:
         return json.dumps(data, default=str, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as err:
