@@ -39,6 +39,13 @@ def validated[T](validate: Callable[[Payload], T], payload: Payload) -> T:
         ) from err
 
 
+def fire_event(call: ServiceCall, event: str, entry: OpenAIConfigEntry, data: Payload) -> None:
+    """Fire an action's event: its data, the account, and the action's context."""
+    call.hass.bus.async_fire(
+        event, {**data, ATTR_CONFIG_ENTRY_ID: entry.entry_id}, context=call.context
+    )
+
+
 def entry_of(call: ServiceCall, entry_id: str | None = None) -> tuple[OpenAIConfigEntry, Payload]:
     """Return the loaded account an action targets, and the rest of the action's data.
 

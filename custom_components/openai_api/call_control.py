@@ -17,7 +17,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 import probatio
 
-from .action_helpers import Payload, entry_of, validated
+from .action_helpers import Payload, entry_of, fire_event, validated
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     DOMAIN,
@@ -121,9 +121,7 @@ async def async_answer(
 
 
 def _done(call: ServiceCall, event: str, entry: OpenAIConfigEntry, result: Payload) -> Payload:
-    call.hass.bus.async_fire(
-        event, {**result, ATTR_CONFIG_ENTRY_ID: entry.entry_id}, context=call.context
-    )
+    fire_event(call, event, entry, result)
     return result
 
 

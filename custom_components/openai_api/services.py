@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.helpers.service import async_register_admin_service
 
-from .action_helpers import ACTION_SCHEMA, Payload, entry_of, validated
+from .action_helpers import ACTION_SCHEMA, Payload, entry_of, fire_event, validated
 from .call_control import CALL_CONTROL_ACTIONS
 from .client_secret import RESPONSE_FIELDS, async_create_client_secret
 from .const import (
-    ATTR_CONFIG_ENTRY_ID,
     DOMAIN,
     EVENT_CLIENT_SECRET,
     SERVICE_CREATE_CLIENT_SECRET,
@@ -43,7 +43,7 @@ class SecretAction:
     """An action that creates a session or client secret and hands its secret on."""
 
     name: str
-    validate: Callable[[Payload], Payload]
+    validate: Callable[[Payload], Payload]  # raises probatio.Invalid
     create: Callable[[HomeAssistant, OpenAIConfigEntry, Payload], Awaitable[Payload]]
     # What the event carries: `value`, `expires_at` and `session`, whatever the response.
     event_data: Callable[[Payload], Payload]
@@ -51,12 +51,8 @@ class SecretAction:
     async def handle(self, call: ServiceCall) -> ServiceResponse:
         """Validate, create, fire the event, return the response."""
         entry, data = entry_of(call)
-        response = await self.create(call.hass, entry, self.validate(data))
-        call.hass.bus.async_fire(
-            EVENT_CLIENT_SECRET,
-            {**self.event_data(response), ATTR_CONFIG_ENTRY_ID: entry.entry_id},
-            context=call.context,
-        )
+        response = await self.create(call.hass, entry, validated(self.validate, data))
+        fire_event(call, EVENT_CLIENT_SECRET, entry, self.event_data(response))
         return response
 
 
@@ -106,24 +102,24 @@ def validate_payload(payload: Payload) -> Payload:
 
 
 SECRET_ACTIONS = (
-    SecretAction(SERVICE_CREATE_CLIENT_SECRET, validate_payload, _create_ga, _ga_fields),
+    SecretAction(
+        SERVICE_CREATE_CLIENT_SECRET, validate_client_secret_request, _create_ga, _ga_fields
+    ),
     SecretAction(
         SERVICE_CREATE_TRANSLATION_SECRET,
-        lambda p: validated(
-            lambda b: validate_request(TRANSLATION_SECRET_REQUEST, b, session_inside=True), p
-        ),
+        partial(validate_request, TRANSLATION_SECRET_REQUEST, session_inside=True),
         _create_translation,
         _ga_fields,
     ),
     SecretAction(
         SERVICE_CREATE_SESSION,
-        lambda p: validated(lambda b: validate_request(LEGACY_SESSION_REQUEST, b), p),
+        partial(validate_request, LEGACY_SESSION_REQUEST),
         _create_session,
         _legacy_fields,
     ),
     SecretAction(
         SERVICE_CREATE_TRANSCRIPTION_SESSION,
-        lambda p: validated(lambda b: validate_request(LEGACY_TRANSCRIPTION_SESSION_REQUEST, b), p),
+        partial(validate_request, LEGACY_TRANSCRIPTION_SESSION_REQUEST),
         _create_transcription_session,
         _legacy_fields,
     ),
@@ -132,16 +128,8 @@ SECRET_ACTIONS = (
 
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (admin only: automations and scripts still call them)."""
-    for action in SECRET_ACTIONS:
-        async_register_admin_service(
-            hass,
-            DOMAIN,
-            action.name,
-            action.handle,
-            schema=ACTION_SCHEMA,
-            supports_response=SupportsResponse.OPTIONAL,
-        )
-    for name, handler in CALL_CONTROL_ACTIONS.items():
+    handlers = {action.name: action.handle for action in SECRET_ACTIONS} | CALL_CONTROL_ACTIONS
+    for name, handler in handlers.items():
         async_register_admin_service(
             hass,
             DOMAIN,
