@@ -178,6 +178,12 @@ class OpenAIClient:
         qs = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query.items())
         return urlunsplit((scheme, parts.netloc, parts.path, qs, ""))
 
+    def _unreachable(self, err: aiohttp.ClientError) -> OpenAIConnectionError:
+        """Name the host and the kind of failure (never the URL: it may carry the key)."""
+        return OpenAIConnectionError(
+            f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
+        )
+
     async def _request(
         self,
         method: str,
@@ -210,9 +216,7 @@ class OpenAIClient:
         except TimeoutError as err:
             raise OpenAITimeoutError(f"No answer within {request_timeout.total:.0f} s") from err
         except aiohttp.ClientError as err:
-            raise OpenAIConnectionError(
-                f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
-            ) from err
+            raise self._unreachable(err) from err
 
     async def list_models(self) -> list[dict[str, Any]]:
         """Return the models the key can see (a cheap authenticated call)."""
@@ -367,9 +371,7 @@ class OpenAIClient:
                 f"The host redirected the WebSocket ({err}); redirects are not followed"
             ) from err
         except aiohttp.ClientError as err:
-            raise OpenAIConnectionError(
-                f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
-            ) from err
+            raise self._unreachable(err) from err
 
     async def stream_speech(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
         """Speak `body["input"]` (`POST /audio/speech`); yield the audio as it arrives."""
@@ -389,9 +391,7 @@ class OpenAIClient:
         except TimeoutError as err:
             raise OpenAITimeoutError("No audio within the timeout") from err
         except aiohttp.ClientError as err:
-            raise OpenAIConnectionError(
-                f"Cannot reach {urlsplit(self.base_url).netloc}: {err.__class__.__name__}"
-            ) from err
+            raise self._unreachable(err) from err
 
 
 def _key_carriers(
