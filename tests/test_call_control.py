@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 import pytest
@@ -257,3 +258,38 @@ async def test_voice_calls_end_with_the_hangup_action_too(
     await _act(hass, "hangup_realtime_call", {"call_id": call_id})
     assert call.hung_up
     await until(lambda: hass.states.get(SATELLITE).attributes["call_count"] == 0)
+
+
+@pytest.mark.parametrize("fault", ["slow", "500"])
+async def test_an_accept_that_may_have_worked_is_hung_up(
+    hass: HomeAssistant, simulator: RealtimeSimulator, loaded_entry: MockConfigEntry, fault: str
+) -> None:
+    """A timeout or server error leaves HA not knowing whether OpenAI accepted the call.
+
+    OpenAI has the call id, so HA hangs the call up rather than leave it running unmanaged.
+    """
+    call = simulator.add_call()
+    simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", fault, delay=0.5)
+    loaded_entry.runtime_data.client._timeout = aiohttp.ClientTimeout(total=0.1)
+    with pytest.raises(HomeAssistantError) as err:
+        await _act(
+            hass, "accept_realtime_call", {"call_id": call.call_id, "voice_profile": SATELLITE}
+        )
+    assert err.value.translation_key == ("timeout" if fault == "slow" else "server_error")
+    await until(lambda: simulator.requests_to(f"/realtime/calls/{call.call_id}/hangup"))
+    await until(lambda: call.hung_up)
+    assert loaded_entry.runtime_data.manager.calls == []
+
+
+async def test_an_accept_openai_refused_is_not_hung_up(
+    hass: HomeAssistant, simulator: RealtimeSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """A 4xx means the call was not accepted: there is nothing of HA's to hang up."""
+    call = simulator.add_call()
+    simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", "400")
+    with pytest.raises(HomeAssistantError):
+        await _act(
+            hass, "accept_realtime_call", {"call_id": call.call_id, "voice_profile": SATELLITE}
+        )
+    await hass.async_block_till_done()
+    assert simulator.requests_to(f"/realtime/calls/{call.call_id}/hangup") == []

@@ -21,14 +21,30 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError,
 from homeassistant.helpers import instance_id
 from homeassistant.helpers.event import async_call_later
 
-from ..api import CallAnswer, OpenAIClient
+from ..api import (
+    CallAnswer,
+    OpenAIAuthenticationError,
+    OpenAIBadRequestError,
+    OpenAIClient,
+    OpenAIError,
+    OpenAIPermissionError,
+    OpenAIRateLimitError,
+)
 from ..client_secret import async_create_client_secret
 from ..const import DOMAIN, LOGGER
-from ..errors import async_call_api
+from ..errors import api_failure, async_call_api
 from .call import RealtimeCall
 from .hangup import async_end_call
 from .models import CallMode, CallOwner, EndReason, Usage
 from .profile import PreparedSession, VoiceProfile, async_prepare_session
+
+# Answers that mean OpenAI did not act on a request: nothing of it to undo.
+_NOT_DONE = (
+    OpenAIBadRequestError,
+    OpenAIAuthenticationError,
+    OpenAIPermissionError,
+    OpenAIRateLimitError,
+)
 
 # Client secrets handed to browsers live just long enough to post an offer; the slot they
 # reserve lapses a little later, so an attach that follows the offer still finds it.
@@ -378,9 +394,14 @@ class CallManager:
         self, slot: Slot, call_id: str, prepared: PreparedSession
     ) -> RealtimeCall:
         try:
-            await async_call_api(
-                self.hass, self.entry, self.client.accept_call(call_id, prepared.config)
-            )
+            await self.client.accept_call(call_id, prepared.config)
+        except OpenAIError as err:
+            self._release(slot)
+            if not isinstance(err, _NOT_DONE):
+                # OpenAI may have accepted the call before the answer was lost: it has the id,
+                # so HA hangs the call up rather than leave it running unmanaged.
+                await async_end_call(self.client, call_id)
+            raise api_failure(self.hass, self.entry, err) from err
         except BaseException:
             self._release(slot)
             raise
