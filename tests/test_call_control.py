@@ -11,7 +11,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.openai_api.const import (
-    DOMAIN,
     EVENT_CALL_ACCEPTED,
     EVENT_CALL_HUNG_UP,
     EVENT_CALL_REFERRED,
@@ -19,13 +18,7 @@ from custom_components.openai_api.const import (
 )
 from simulator import RealtimeSimulator, Turn
 
-from .voice_helpers import LIGHT, SATELLITE, Voice, until
-
-
-async def _act(hass: HomeAssistant, action: str, data: dict[str, Any], **kw: Any) -> Any:
-    return await hass.services.async_call(
-        DOMAIN, action, data, blocking=True, return_response=True, **kw
-    )
+from .voice_helpers import LIGHT, SATELLITE, Voice, act, assert_refused_unsent, until
 
 
 async def test_accept_with_a_session(
@@ -39,7 +32,7 @@ async def test_accept_with_a_session(
         "instructions": "You answer for the Smiths.",
         "audio": {"output": {"voice": "cedar"}},
     }
-    result = await _act(hass, "accept_realtime_call", {"call_id": call.call_id, "session": session})
+    result = await act(hass, "accept_realtime_call", {"call_id": call.call_id, "session": session})
     assert simulator.requests_to(f"/realtime/calls/{call.call_id}/accept")[0].json() == session
     assert result == {
         "call_id": call.call_id,
@@ -64,7 +57,7 @@ async def test_accept_with_a_voice_profile_takes_the_call_under_control(
     subentry_id = next(iter(loaded_entry.subentries))
     call = simulator.add_call()
     profile = SATELLITE if by == "entity" else subentry_id
-    result = await _act(
+    result = await act(
         hass, "accept_realtime_call", {"call_id": call.call_id, "voice_profile": profile}
     )
     assert result["voice_profile"] == subentry_id
@@ -84,7 +77,7 @@ async def test_accept_with_a_voice_profile_takes_the_call_under_control(
         blocking=True,
     )
     hung = async_capture_events(hass, EVENT_CALL_HUNG_UP)
-    result = await _act(hass, "hangup_realtime_call", {"call_id": call.call_id})
+    result = await act(hass, "hangup_realtime_call", {"call_id": call.call_id})
     assert result == {"call_id": call.call_id, "hung_up": True}
     assert call.hung_up
     assert hung[0].data["call_id"] == call.call_id
@@ -99,11 +92,11 @@ async def test_reject_refer_and_hang_up(
     referred = async_capture_events(hass, EVENT_CALL_REFERRED)
     first, second, third, fourth = (simulator.add_call() for _ in range(4))
 
-    result = await _act(hass, "reject_realtime_call", {"call_id": first.call_id})
+    result = await act(hass, "reject_realtime_call", {"call_id": first.call_id})
     assert simulator.requests_to(f"/realtime/calls/{first.call_id}/reject")[0].json() == {}
     assert result == {"call_id": first.call_id, "status_code": 603}
 
-    result = await _act(
+    result = await act(
         hass, "reject_realtime_call", {"call_id": second.call_id, "status_code": 486}
     )
     assert simulator.requests_to(f"/realtime/calls/{second.call_id}/reject")[0].json() == {
@@ -112,7 +105,7 @@ async def test_reject_refer_and_hang_up(
     assert result["status_code"] == 486
     assert [e.data["status_code"] for e in rejected] == [603, 486]
 
-    result = await _act(
+    result = await act(
         hass, "refer_realtime_call", {"call_id": third.call_id, "target_uri": "tel:+14155550123"}
     )
     assert simulator.requests_to(f"/realtime/calls/{third.call_id}/refer")[0].json() == {
@@ -121,7 +114,7 @@ async def test_reject_refer_and_hang_up(
     assert referred[0].data["target_uri"] == "tel:+14155550123"
 
     # A call HA does not hold is hung up with one request.
-    await _act(hass, "hangup_realtime_call", {"call_id": fourth.call_id})
+    await act(hass, "hangup_realtime_call", {"call_id": fourth.call_id})
     assert len(simulator.requests_to(f"/realtime/calls/{fourth.call_id}/hangup")) == 1
     assert fourth.hung_up
 
@@ -179,12 +172,7 @@ async def test_bad_input_sends_nothing(
     data: dict[str, Any],
     field: str,
 ) -> None:
-    simulator.clear()
-    with pytest.raises(ServiceValidationError) as err:
-        await _act(hass, action, data)
-    assert err.value.translation_key == "invalid_request"
-    assert err.value.translation_placeholders["field"] == field
-    assert [r for r in simulator.requests if r.path.startswith("/realtime")] == []
+    await assert_refused_unsent(hass, simulator, action, data, field)
 
 
 async def test_unknown_voice_profile(
@@ -192,7 +180,7 @@ async def test_unknown_voice_profile(
 ) -> None:
     for profile in ("assist_satellite.nope", "not-a-subentry", "light.kitchen"):
         with pytest.raises(ServiceValidationError) as err:
-            await _act(hass, "accept_realtime_call", {"call_id": "rtc_1", "voice_profile": profile})
+            await act(hass, "accept_realtime_call", {"call_id": "rtc_1", "voice_profile": profile})
         assert err.value.translation_key == "voice_profile_not_found"
     assert simulator.requests_to("/realtime/calls/rtc_1/accept") == []
 
@@ -202,15 +190,13 @@ async def test_openai_errors_are_translated(
 ) -> None:
     """An unknown call is OpenAI's 404, named; a 429 says when to retry."""
     with pytest.raises(HomeAssistantError) as err:
-        await _act(hass, "reject_realtime_call", {"call_id": "rtc_unknown"})
+        await act(hass, "reject_realtime_call", {"call_id": "rtc_unknown"})
     assert err.value.translation_key == "bad_request"
     assert err.value.translation_placeholders["status"] == "404"
     call = simulator.add_call()
     simulator.add_fault(f"/realtime/calls/{call.call_id}/refer", "429", retry_after=7)
     with pytest.raises(HomeAssistantError) as err:
-        await _act(
-            hass, "refer_realtime_call", {"call_id": call.call_id, "target_uri": "sip:a@b.c"}
-        )
+        await act(hass, "refer_realtime_call", {"call_id": call.call_id, "target_uri": "sip:a@b.c"})
     assert err.value.translation_key == "rate_limited"
     assert err.value.translation_placeholders["retry_after"] == "7"
 
@@ -229,7 +215,7 @@ async def test_call_control_is_admin_only(
         ("hangup_realtime_call", {"call_id": call.call_id}),
     ):
         with pytest.raises(Unauthorized):
-            await _act(hass, action, data, context=Context(user_id=hass_read_only_user.id))
+            await act(hass, action, data, context=Context(user_id=hass_read_only_user.id))
     assert not call.hung_up
     assert [r for r in simulator.requests if r.path.startswith("/realtime/calls/")] == []
 
@@ -240,7 +226,7 @@ async def test_phone_call_accepted_while_the_entry_unloads_is_hung_up(
     call = simulator.add_call()
     simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", "slow", delay=0.3)
     task = hass.async_create_task(
-        _act(hass, "accept_realtime_call", {"call_id": call.call_id, "voice_profile": SATELLITE})
+        act(hass, "accept_realtime_call", {"call_id": call.call_id, "voice_profile": SATELLITE})
     )
     await until(lambda: simulator.requests_to(f"/realtime/calls/{call.call_id}/accept"))
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
@@ -255,7 +241,7 @@ async def test_voice_calls_end_with_the_hangup_action_too(
 ) -> None:
     """A WebRTC call HA holds is ended through HA, sideband and satellite included."""
     _peer, call_id, call = await voice.connect()
-    await _act(hass, "hangup_realtime_call", {"call_id": call_id})
+    await act(hass, "hangup_realtime_call", {"call_id": call_id})
     assert call.hung_up
     await until(lambda: hass.states.get(SATELLITE).attributes["call_count"] == 0)
 
@@ -272,7 +258,7 @@ async def test_an_accept_that_may_have_worked_is_hung_up(
     simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", fault, delay=0.5)
     loaded_entry.runtime_data.client._timeout = aiohttp.ClientTimeout(total=0.1)
     with pytest.raises(HomeAssistantError) as err:
-        await _act(
+        await act(
             hass, "accept_realtime_call", {"call_id": call.call_id, "voice_profile": SATELLITE}
         )
     assert err.value.translation_key == ("timeout" if fault == "slow" else "server_error")
@@ -288,7 +274,7 @@ async def test_an_accept_openai_refused_is_not_hung_up(
     call = simulator.add_call()
     simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", "400")
     with pytest.raises(HomeAssistantError):
-        await _act(
+        await act(
             hass, "accept_realtime_call", {"call_id": call.call_id, "voice_profile": SATELLITE}
         )
     await hass.async_block_till_done()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.exceptions import Unauthorized
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.openai_api.const import DOMAIN, EVENT_CLIENT_SECRET
+from custom_components.openai_api.const import EVENT_CLIENT_SECRET
 from simulator import RealtimeSimulator
+
+from .voice_helpers import act, assert_refused_unsent
 
 TRANSLATION = {
     "expires_after": {"anchor": "created_at", "seconds": 300},
@@ -47,17 +49,11 @@ LEGACY_TRANSCRIPTION = {
 }
 
 
-async def _call(hass: HomeAssistant, action: str, data: dict[str, Any], **kw: Any) -> Any:
-    return await hass.services.async_call(
-        DOMAIN, action, data, blocking=True, return_response=True, **kw
-    )
-
-
 async def test_translation_client_secret(
     hass: HomeAssistant, simulator: RealtimeSimulator, loaded_entry: MockConfigEntry
 ) -> None:
     events = async_capture_events(hass, EVENT_CLIENT_SECRET)
-    response = await _call(hass, "create_realtime_translation_client_secret", TRANSLATION)
+    response = await act(hass, "create_realtime_translation_client_secret", TRANSLATION)
     assert simulator.requests_to("/realtime/translations/client_secrets")[0].json() == TRANSLATION
     assert set(response) == {"value", "expires_at", "session"}
     assert response["session"]["model"] == "gpt-realtime-translate"
@@ -85,7 +81,7 @@ async def test_legacy_sessions(
 ) -> None:
     """The API's response as it is; the event as the GA action's, so one automation serves both."""
     events = async_capture_events(hass, EVENT_CLIENT_SECRET)
-    response = await _call(hass, action, body)
+    response = await act(hass, action, body)
     assert simulator.requests_to(path)[0].json() == body
     secret = response["client_secret"]
     assert secret["value"].startswith("ek_")
@@ -150,12 +146,7 @@ async def test_bad_input_sends_nothing(
     data: dict[str, Any],
     field: str,
 ) -> None:
-    simulator.clear()
-    with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, action, data)
-    assert err.value.translation_key == "invalid_request"
-    assert err.value.translation_placeholders["field"] == field
-    assert [r for r in simulator.requests if r.path.startswith("/realtime")] == []
+    await assert_refused_unsent(hass, simulator, action, data, field)
 
 
 async def test_session_actions_are_admin_only(
@@ -170,5 +161,5 @@ async def test_session_actions_are_admin_only(
         ("create_realtime_transcription_session", LEGACY_TRANSCRIPTION),
     ):
         with pytest.raises(Unauthorized):
-            await _call(hass, action, data, context=Context(user_id=hass_read_only_user.id))
+            await act(hass, action, data, context=Context(user_id=hass_read_only_user.id))
     assert [r for r in simulator.requests if r.path.startswith("/realtime")] == []

@@ -8,9 +8,12 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+import pytest
 
 # The test light is the benchmarks' too: one setup for both (re-exported for the tests).
 from benchmarks.fixtures import LIGHT, async_setup_test_light
+from custom_components.openai_api.const import DOMAIN
 from custom_components.openai_api.realtime.call import RealtimeCall
 from custom_components.openai_api.realtime.manager import CallRequest
 from custom_components.openai_api.realtime.models import CallOwner
@@ -21,7 +24,35 @@ from .browser_peer import BrowserPeer
 
 SATELLITE = "assist_satellite.voice_assistant"
 
-__all__ = ["LIGHT", "SATELLITE", "Voice", "async_setup_test_light", "attach_sim_call", "until"]
+__all__ = [
+    "LIGHT",
+    "SATELLITE",
+    "Voice",
+    "act",
+    "assert_refused_unsent",
+    "async_setup_test_light",
+    "attach_sim_call",
+    "until",
+]
+
+
+async def act(hass: HomeAssistant, action: str, data: dict[str, Any], **kw: Any) -> Any:
+    """Call one of the integration's actions and return its response."""
+    return await hass.services.async_call(
+        DOMAIN, action, data, blocking=True, return_response=True, **kw
+    )
+
+
+async def assert_refused_unsent(
+    hass: HomeAssistant, simulator: RealtimeSimulator, action: str, data: dict[str, Any], field: str
+) -> None:
+    """The action refuses `data` with an error naming `field`, and sends nothing to OpenAI."""
+    simulator.clear()
+    with pytest.raises(ServiceValidationError) as err:
+        await act(hass, action, data)
+    assert err.value.translation_key == "invalid_request"
+    assert err.value.translation_placeholders["field"] == field
+    assert [r for r in simulator.requests if r.path.startswith("/realtime")] == []
 
 
 async def attach_sim_call(
