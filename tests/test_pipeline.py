@@ -14,6 +14,7 @@ from typing import Any
 from unittest.mock import AsyncMock
 import wave
 
+from aiohttp import ClientResponse
 from homeassistant.components import assist_pipeline, conversation
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
@@ -70,6 +71,21 @@ async def _pipeline_id(hass: HomeAssistant) -> str:
         p for p in assist_pipeline.async_get_pipelines(hass) if p.name == "Voice assistant"
     ]
     return pipeline.id
+
+
+def _text_sockets(simulator: RealtimeSimulator) -> list[Any]:
+    """The agent's sockets (text sessions), not the transcription ones."""
+    return [s for s in simulator.sockets if s.session["type"] == "realtime"]
+
+
+async def _speech(
+    hass_client: ClientSessionGenerator, events: list[dict[str, Any]]
+) -> ClientResponse | None:
+    """Fetch the run's spoken answer (speech is made when its URL is fetched); None if none."""
+    tts_end = next((e for e in events if e["type"] == "tts-end"), None)
+    if tts_end is None:
+        return None
+    return await (await hass_client()).get(tts_end["data"]["tts_output"]["url"])
 
 
 async def _run(hass: HomeAssistant, ws: Any, audio: bytes, **extra: Any) -> list[dict[str, Any]]:
@@ -158,10 +174,8 @@ async def test_speech_to_speech_through_the_pipeline(
     speech = intent_end["data"]["intent_output"]["response"]["speech"]["plain"]["speech"]
     assert speech
     assert "tts-start" in kinds and "tts-end" in kinds
-    url = next(e for e in events if e["type"] == "tts-end")["data"]["tts_output"]["url"]
-    client = await hass_client()
-    response = await client.get(url)
-    assert response.status == 200
+    response = await _speech(hass_client, events)
+    assert response is not None and response.status == 200
     audio = await response.read()
     assert len(audio) > 1000
     # The speech-to-text socket and the agent's socket are different sockets.
@@ -211,11 +225,11 @@ async def test_conversation_keeps_one_session_per_conversation(
         hass, "Can you ask me something?", conversation_id, context, agent_id=AGENT
     )
     assert follow.continue_conversation
-    text_sockets = [s for s in simulator.sockets if s.session["type"] == "realtime"]
+    text_sockets = _text_sockets(simulator)
     assert len(text_sockets) == 1
     other = await conversation.async_converse(hass, "Hello", None, context, agent_id=AGENT)
     assert other.conversation_id != conversation_id
-    assert len([s for s in simulator.sockets if s.session["type"] == "realtime"]) == 2
+    assert len(_text_sockets(simulator)) == 2
 
 
 # aiohttp re-arms a WebSocket's heartbeat when data arrives while it closes (the dropped
@@ -243,9 +257,7 @@ async def test_upstream_drops_end_the_run_clearly(
     ws = await hass_ws_client(hass)
     events = await _run(hass, ws, _pcm("speech.wav"))
     # The error is spoken: fetch it, so that no audio is still being made when the test ends.
-    if tts_end := next((e for e in events if e["type"] == "tts-end"), None):
-        client = await hass_client()
-        response = await client.get(tts_end["data"]["tts_output"]["url"])
+    if (response := await _speech(hass_client, events)) is not None:
         assert response.status == 200
         assert await response.read()
     if code is not None:
@@ -336,14 +348,14 @@ async def test_a_lost_session_is_opened_again_with_the_conversation(
     first = await conversation.async_converse(
         hass, "Turn on the test light", None, context, agent_id=AGENT
     )
-    [socket] = [s for s in simulator.sockets if s.session["type"] == "realtime"]
+    [socket] = _text_sockets(simulator)
     await socket.end("dropped")
     await until(lambda: socket.status == "ended")
     second = await conversation.async_converse(
         hass, "Hello again", first.conversation_id, context, agent_id=AGENT
     )
     assert second.response.response_type.value != "error"
-    sockets = [s for s in simulator.sockets if s.session["type"] == "realtime"]
+    sockets = _text_sockets(simulator)
     assert len(sockets) == 2
     replayed = [
         r.event["item"]
@@ -370,7 +382,7 @@ async def test_open_conversations_are_bounded(
     monkeypatch.setattr(conversation_module, "MAX_OPEN_CONVERSATIONS", 1)
     await conversation.async_converse(hass, "Hello", None, Context(), agent_id=AGENT)
     await conversation.async_converse(hass, "Hello", None, Context(), agent_id=AGENT)
-    sockets = [s for s in simulator.sockets if s.session["type"] == "realtime"]
+    sockets = _text_sockets(simulator)
     await until(lambda: sockets[0].status == "ended")
     assert sockets[1].status != "ended"
 
@@ -429,9 +441,8 @@ async def test_a_rejected_key_in_any_stage_starts_reauth(
     simulator.add_fault(fault_path, "401")
     ws = await hass_ws_client(hass)
     events = await _run(hass, ws, _pcm("speech.wav"))
-    if tts_end := next((e for e in events if e["type"] == "tts-end"), None):
-        # Speech is made when its URL is fetched: none when the speech endpoint refuses the key.
-        response = await (await hass_client()).get(tts_end["data"]["tts_output"]["url"])
+    if (response := await _speech(hass_client, events)) is not None:
+        # None when the speech endpoint refuses the key.
         assert (response.status == 200) == (fault_path != "/audio/speech")
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler("openai_api")
