@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.openai_api.const import (
+    DOMAIN,
     EVENT_CALL_ACCEPTED,
     EVENT_CALL_HUNG_UP,
     EVENT_CALL_REFERRED,
@@ -279,3 +281,58 @@ async def test_an_accept_openai_refused_is_not_hung_up(
         )
     await hass.async_block_till_done()
     assert simulator.requests_to(f"/realtime/calls/{call.call_id}/hangup") == []
+
+
+@pytest.mark.parametrize(
+    ("action", "extra"),
+    [
+        ("reject_realtime_call", {}),
+        ("refer_realtime_call", {"target_uri": "tel:+14155550123"}),
+        ("hangup_realtime_call", {}),
+    ],
+)
+@pytest.mark.parametrize(
+    ("fault", "key"),
+    [("401", "auth_failed"), ("500", "server_error"), ("drop", "cannot_connect")],
+)
+async def test_call_control_faults_become_clear_errors(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    action: str,
+    extra: dict[str, Any],
+    fault: str,
+    key: str,
+) -> None:
+    """A failure of OpenAI's is a translated error, fires no event; a 401 starts reauth."""
+    call = simulator.add_call()
+    verb = action.split("_", maxsplit=1)[0]
+    simulator.add_fault(f"/realtime/calls/{call.call_id}/{verb}", fault)
+    events = [
+        async_capture_events(hass, e)
+        for e in (EVENT_CALL_REJECTED, EVENT_CALL_REFERRED, EVENT_CALL_HUNG_UP)
+    ]
+    with pytest.raises(HomeAssistantError) as err:
+        await act(hass, action, {"call_id": call.call_id, **extra})
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == key
+    assert all(captured == [] for captured in events)
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == (["reauth"] if fault == "401" else [])
+
+
+async def test_hanging_up_a_held_call_while_the_entry_unloads(
+    hass: HomeAssistant, simulator: RealtimeSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """The action and the unload both end the call: it is hung up, and nothing fails."""
+    manager = loaded_entry.runtime_data.manager
+    call = simulator.add_call()
+    await act(hass, "accept_realtime_call", {"call_id": call.call_id, "voice_profile": SATELLITE})
+    simulator.add_fault(f"/realtime/calls/{call.call_id}/hangup", "slow", delay=0.3)
+    task = hass.async_create_task(act(hass, "hangup_realtime_call", {"call_id": call.call_id}))
+    await until(lambda: simulator.requests_to(f"/realtime/calls/{call.call_id}/hangup"))
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert await task == {"call_id": call.call_id, "hung_up": True}
+    assert call.hung_up
+    assert manager.calls == []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.exceptions import Unauthorized
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.openai_api.const import EVENT_CLIENT_SECRET
+from custom_components.openai_api.const import DOMAIN, EVENT_CLIENT_SECRET
 from simulator import RealtimeSimulator
 
 from .voice_helpers import act, assert_refused_unsent
@@ -163,3 +164,52 @@ async def test_session_actions_are_admin_only(
         with pytest.raises(Unauthorized):
             await act(hass, action, data, context=Context(user_id=hass_read_only_user.id))
     assert [r for r in simulator.requests if r.path.startswith("/realtime")] == []
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "path"),
+    [
+        (
+            "create_realtime_translation_client_secret",
+            TRANSLATION,
+            "/realtime/translations/client_secrets",
+        ),
+        ("create_realtime_session", LEGACY, "/realtime/sessions"),
+        (
+            "create_realtime_transcription_session",
+            LEGACY_TRANSCRIPTION,
+            "/realtime/transcription_sessions",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    ("fault", "key"),
+    [
+        ("401", "auth_failed"),
+        ("429", "rate_limited"),
+        ("500", "server_error"),
+        ("malformed_json", "invalid_response"),
+        ("drop", "cannot_connect"),
+    ],
+)
+async def test_api_faults_become_clear_errors(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    loaded_entry: MockConfigEntry,
+    action: str,
+    body: dict[str, Any],
+    path: str,
+    fault: str,
+    key: str,
+) -> None:
+    """Every OpenAI failure is a translated error and fires nothing; a 401 starts reauth."""
+    simulator.add_fault(path, fault, retry_after=7)
+    events = async_capture_events(hass, EVENT_CLIENT_SECRET)
+    with pytest.raises(HomeAssistantError) as err:
+        await act(hass, action, body)
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == key
+    assert events == []
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == (["reauth"] if fault == "401" else [])
