@@ -52,16 +52,9 @@ async def turn(args: argparse.Namespace) -> int:
         body["tool"] = None if args.tool in ("", "none") else args.tool
     if args.arguments is not None:
         body["arguments"] = json.loads(args.arguments)
-    url = f"http://{args.host}:{args.port}{CONTROL_PREFIX}/{path}"
-    try:
-        async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
-            answer = await resp.json()
-    except aiohttp.ClientError as err:
-        print(f"No simulator at {args.host}:{args.port}: {err}", file=sys.stderr)
-        return 2
-    if resp.status != 202:
-        print(answer.get("error", answer), file=sys.stderr)
-        return 1
+    answer = await _control(args, path, body, 202)
+    if isinstance(answer, int):
+        return answer
     tool = f", calling {answer['tool']}" if answer["tool"] else ", no tool call"
     print(f"{answer['call_id']}: \u201c{answer['transcript']}\u201d{tool}")
     return 0
@@ -76,21 +69,35 @@ async def ring(args: argparse.Namespace) -> int:
     headers = [dict(zip(("name", "value"), _header(h), strict=True)) for h in args.header or ()]
     if headers:
         body["sip_headers"] = headers
-    url = f"http://{args.host}:{args.port}{CONTROL_PREFIX}/ring"
-    try:
-        async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
-            answer = await resp.json()
-    except aiohttp.ClientError as err:
-        print(f"No simulator at {args.host}:{args.port}: {err}", file=sys.stderr)
-        return 2
-    if resp.status != 200:
-        print(answer.get("error", answer), file=sys.stderr)
-        return 1
+    answer = await _control(args, "ring", body, 200)
+    if isinstance(answer, int):
+        return answer
     if answer["status"] is None:
         print(f"{answer['call_id']}: the webhook was not delivered: {answer['error']}")
         return 1
     print(f"{answer['call_id']}: ringing; the webhook was answered {answer['status']}")
     return 0 if 200 <= answer["status"] < 300 else 1
+
+
+async def _control(
+    args: argparse.Namespace, path: str, body: dict[str, Any], expected: int
+) -> dict[str, Any] | int:
+    """POST `body` to a running simulator's control `path`: its answer, or an exit code.
+
+    The answer when its status is `expected`; else 2 (no simulator) or 1 (refused), with the
+    reason printed to stderr.
+    """
+    url = f"http://{args.host}:{args.port}{CONTROL_PREFIX}/{path}"
+    try:
+        async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
+            answer: dict[str, Any] = await resp.json()
+    except aiohttp.ClientError as err:
+        print(f"No simulator at {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 2
+    if resp.status != expected:
+        print(answer.get("error", answer), file=sys.stderr)
+        return 1
+    return answer
 
 
 def _header(text: str) -> tuple[str, str]:

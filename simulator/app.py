@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Self
 
 from aiohttp import web
 
 from .control import add_control_routes
-from .conversation import VOICE_TURN, Turn
 from .middleware import api_middleware, decorate
 from .routes import add_routes
 from .state import API_PREFIX, SimulatorState
@@ -30,18 +30,13 @@ class RealtimeSimulator(SimulatorState):
     as a self-hosted gateway would (see `SimulatorState.accept_key_in`).
     """
 
-    def __init__(
-        self,
-        api_key: str = "sk-simulator",
-        *,
-        auto_turn: Turn | None = VOICE_TURN,
-        key_header: str | None = None,
-        key_query: str | None = None,
-    ) -> None:
-        super().__init__(api_key, auto_turn=auto_turn, key_header=key_header, key_query=key_query)
-        self.app = build_app(self)
-        self.port = 0
-        self._runner: web.AppRunner | None = None
+    port = 0  # where it listens, once started
+    _runner: web.AppRunner | None = None
+
+    @cached_property
+    def app(self) -> web.Application:
+        """The aiohttp application serving this simulator (built once, when first used)."""
+        return build_app(self)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen (port 0 picks a free port)."""

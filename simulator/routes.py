@@ -111,6 +111,23 @@ def _may(call: SimCall, action: str) -> None:
     _check(call.refusal(action))
 
 
+async def _call_action(
+    state: SimulatorState, request: web.Request, action: str, *, required: bool = True
+) -> tuple[SimCall, Any]:
+    """A call-control request with a JSON body: its open call and its body, both checked.
+
+    The body against the action's request schema (an absent optional body is None, unchecked),
+    then the action against the call's kind and state.
+    """
+    _authenticate(state, request)
+    call = _open_call(state, request)
+    body = await _json_body(request, required=required)
+    if required or body is not None:
+        _check(contract.validate(spec.request_schema(f"{CALLS}/{{call_id}}/{action}"), body))
+    _may(call, action)
+    return call, body
+
+
 # --- models and client secrets -----------------------------------------------------------
 
 
@@ -290,23 +307,14 @@ async def hangup_call(state: SimulatorState, request: web.Request) -> web.Respon
 
 async def accept_call(state: SimulatorState, request: web.Request) -> web.Response:
     """`POST /realtime/calls/{call_id}/accept` with the session: a pending SIP call goes live."""
-    _authenticate(state, request)
-    call = _open_call(state, request)
-    body = await _json_body(request)
-    _check(contract.validate(spec.request_schema(f"{CALLS}/{{call_id}}/accept"), body))
-    _may(call, "accept")
+    call, body = await _call_action(state, request, "accept")
     call.accept(sessions.effective_session(body))
     return web.Response(status=200)
 
 
 async def reject_call(state: SimulatorState, request: web.Request) -> web.Response:
     """`POST /realtime/calls/{call_id}/reject`, optionally with a SIP status code (603)."""
-    _authenticate(state, request)
-    call = _open_call(state, request)
-    body = await _json_body(request, required=False)
-    if body is not None:
-        _check(contract.validate(spec.request_schema(f"{CALLS}/{{call_id}}/reject"), body))
-    _may(call, "reject")
+    call, body = await _call_action(state, request, "reject", required=False)
     call.sip_status = (body or {}).get("status_code", DECLINE)
     await call.end("reject")
     return web.Response(status=200)
@@ -314,11 +322,7 @@ async def reject_call(state: SimulatorState, request: web.Request) -> web.Respon
 
 async def refer_call(state: SimulatorState, request: web.Request) -> web.Response:
     """`POST /realtime/calls/{call_id}/refer`: the SIP call goes to `target_uri`."""
-    _authenticate(state, request)
-    call = _open_call(state, request)
-    body = await _json_body(request)
-    _check(contract.validate(spec.request_schema(f"{CALLS}/{{call_id}}/refer"), body))
-    _may(call, "refer")
+    call, body = await _call_action(state, request, "refer")
     call.referred_to = body["target_uri"]
     await call.end("refer")
     return web.Response(status=200)
