@@ -77,6 +77,7 @@ from .simclock import (
     render_clock,
     request_clock,
     sent_at,
+    speech_synthesis,
 )
 from .stats import median_of_differences, percentile, summary_ms
 
@@ -171,14 +172,6 @@ class Setup:
     def new_sockets(self, before: int, kind: str) -> list[Any]:
         return [s for s in self.bench.sim.sockets[before:] if s.session.get("type") == kind]
 
-    def server_speech(self, after: float) -> float | None:
-        """The simulator's time from a speech request's arrival to the end of its synthesis."""
-        arrival = self.requests.first_after(lambda r: r.path == "/audio/speech", after)
-        if arrival is None:
-            return None
-        end = self.renders.first_end_after(arrival[0])
-        return None if end is None else end - arrival[0]
-
     def server_stt(self, before: int) -> float | None:
         """The simulator's own time from the commit to the transcript (hearing the audio)."""
         for session in self.new_sockets(before, "transcription"):
@@ -271,7 +264,7 @@ async def ha_turn(s: Setup) -> Turn:
     # `stt-end` a little later, once HA's loop gets to send it).
     turn.transcript_at = turn.inside["stt_return"]
     turn.server_stt = s.server_stt(before)
-    turn.server_speech = s.server_speech(turn.transcript_at)
+    turn.server_speech = speech_synthesis(s.requests, s.renders, turn.transcript_at)
     return turn
 
 
@@ -379,7 +372,7 @@ async def bare_turn(s: Setup) -> Turn:
                 turn.audio_bytes += len(chunk)
     turn.cpu = time.thread_time() - cpu
     turn.server_stt = s.server_stt(before)
-    turn.server_speech = s.server_speech(turn.transcript_at)
+    turn.server_speech = speech_synthesis(s.requests, s.renders, turn.transcript_at)
     return turn
 
 

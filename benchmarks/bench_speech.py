@@ -55,6 +55,7 @@ from .simclock import (
     render_clock,
     request_clock,
     sent_at,
+    speech_synthesis,
 )
 from .stats import median_of_differences, percentile, summary_ms
 
@@ -110,13 +111,6 @@ class Speech:
 
     # --- /audio/speech --------------------------------------------------------------------
 
-    def _http_server(self, start: float) -> float | None:
-        arrival = self.requests.first_after(lambda r: r.path == "/audio/speech", start)
-        if arrival is None:
-            return None
-        end = self.renders.first_end_after(arrival[0])
-        return None if end is None else end - arrival[0]
-
     async def _first_and_rest(self, chunks: AsyncIterator[bytes], start: float) -> Sample:
         first: float | None = None
         async for chunk in chunks:
@@ -124,7 +118,7 @@ class Speech:
                 first = time.perf_counter()
         if first is None:
             raise RuntimeError("no audio")
-        return Sample(first - start, self._http_server(start))
+        return Sample(first - start, speech_synthesis(self.requests, self.renders, start))
 
     async def http_bare(self, text: str, response_format: str) -> Sample:
         body = {

@@ -94,6 +94,15 @@ def render_clock() -> Iterator[RenderClock]:
         sim_tts.render = original
 
 
+def speech_synthesis(requests: StampedRequests, renders: RenderClock, after: float) -> float | None:
+    """The simulator's time from the first speech request after `after` to its synthesis's end."""
+    arrival = requests.first_after(lambda r: r.path == "/audio/speech", after)
+    if arrival is None:
+        return None
+    end = renders.first_end_after(arrival[0])
+    return None if end is None else end - arrival[0]
+
+
 def received_at(session: SimCall, kind: str, after: float = 0.0) -> float | None:
     """When the simulator received the first client event of `kind` (after `after`)."""
     return next(
