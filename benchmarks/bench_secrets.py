@@ -34,13 +34,14 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.service import async_register_admin_service
 from openai import AsyncOpenAI
 
+from custom_components.openai_api.action_helpers import ACTION_SCHEMA, validated
 from custom_components.openai_api.const import (
     ATTR_CONFIG_ENTRY_ID,
     DOMAIN,
     EVENT_CLIENT_SECRET,
     SERVICE_CREATE_CLIENT_SECRET,
 )
-from custom_components.openai_api.services import ACTION_SCHEMA, validate_payload
+from custom_components.openai_api.schema.contract import validate_client_secret_request
 
 from .harness import API_KEY, Bench, Remote
 from .stats import median_of_differences, summary_ms
@@ -299,7 +300,7 @@ async def run(bench: Bench, remote: Remote, scale: SecretsScale) -> dict[str, An
         rounds = 2000
         start = time.perf_counter()
         for _ in range(rounds):
-            validate_payload(PAYLOAD)
+            validated(validate_client_secret_request, PAYLOAD)
         results["payload_validation_us"] = (time.perf_counter() - start) / rounds * 1e6
         results["ha_service_layer_us"] = await _service_floor(bench, rounds)
         await bench.hass.async_block_till_done()

@@ -96,11 +96,6 @@ async def _create_transcription_session(
     return await async_call_api(hass, entry, client.create_transcription_session(body))
 
 
-def validate_payload(payload: Payload) -> Payload:
-    """Validate a client secret request or raise a ServiceValidationError naming the field."""
-    return validated(validate_client_secret_request, payload)
-
-
 SECRET_ACTIONS = (
     SecretAction(
         SERVICE_CREATE_CLIENT_SECRET, validate_client_secret_request, _create_ga, _ga_fields
