@@ -28,12 +28,11 @@ from playwright.async_api import Browser, Page, Playwright, async_playwright
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
-import pytest_socket
 
 from custom_components.openai_api import websocket_api
 from custom_components.openai_api.frontend import CARD_DIR, CARD_FILE, card_digest
 
-from .e2e.harness import CHROMIUM, CHROMIUM_ARGS
+from .e2e.harness import CHROMIUM, CHROMIUM_ARGS, running
 
 ENTRY_URL = re.compile(r"^/openai_api_static/([0-9a-f]{12})/openai-realtime-voice-card\.js$")
 # The commands the session sends, as the integration registers them.
@@ -297,6 +296,21 @@ export async function fakeSession(base, { mode = "relay", env = {}, replies = {}
   const pc = () => FakePeerConnection.instances.at(-1);
   return { session, connection, log, events, clock, env: fullEnv, requests, medias, createMedia, pc };
 }
+
+/** The card on the page, for the satellite, with a fake microphone, WebRTC and HA connection. */
+export async function fakeCard(base) {
+  await import(`${base}openai-realtime-voice-card.js`);
+  await customElements.whenDefined("openai-realtime-voice-card");
+  window.RTCPeerConnection = FakePeerConnection;
+  navigator.mediaDevices.getUserMedia = async () => new FakeStream();
+  const connection = new FakeConnection();
+  const card = document.createElement("openai-realtime-voice-card");
+  card.setConfig({ entity: ENTITY });
+  card.hass = fakeHass(connection);
+  document.body.append(card);
+  const $ = (s) => card.shadowRoot.querySelector(s);
+  return { card, connection, $ };
+}
 """
 
 TEST_PAGE = (
@@ -398,17 +412,7 @@ def lab() -> Iterator[BrowserLab]:
     """Chromium with the card's modules one import away."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: the module tests run in Chromium")
-    # The HA test plugin disables sockets before every test, module fixtures included.
-    pytest_socket.enable_socket()
-    lab = BrowserLab()
-    try:
-        lab.start()
-    except BaseException:
-        lab.stop()
-        raise
-    yield lab
-    pytest_socket.enable_socket()
-    lab.stop()
+    yield from running(BrowserLab)
 
 
 # --- the session ----------------------------------------------------------------------------
@@ -960,16 +964,7 @@ def test_card_tap_leave_and_pagehide_hang_up(lab: BrowserLab) -> None:
     result = lab.evaluate(
         """async ({base}) => {
           const f = await import("/fakes.js");
-          await import(`${base}openai-realtime-voice-card.js`);
-          await customElements.whenDefined("openai-realtime-voice-card");
-          window.RTCPeerConnection = f.FakePeerConnection;
-          navigator.mediaDevices.getUserMedia = async () => new f.FakeStream();
-          const connection = new f.FakeConnection();
-          const card = document.createElement("openai-realtime-voice-card");
-          card.setConfig({entity: f.ENTITY});
-          card.hass = f.fakeHass(connection);
-          document.body.append(card);
-          const $ = (s) => card.shadowRoot.querySelector(s);
+          const {card, connection, $} = await f.fakeCard(base);
           const view = () => ({state: card.dataset.state, status: $(".status").textContent,
                                pressed: $(".talk").getAttribute("aria-pressed"), label: $(".talk").getAttribute("aria-label")});
           const idle = view();
@@ -1095,16 +1090,7 @@ def test_card_transcript_and_configuration_changes(lab: BrowserLab) -> None:
     result = lab.evaluate(
         """async ({base}) => {
           const f = await import("/fakes.js");
-          await import(`${base}openai-realtime-voice-card.js`);
-          await customElements.whenDefined("openai-realtime-voice-card");
-          window.RTCPeerConnection = f.FakePeerConnection;
-          navigator.mediaDevices.getUserMedia = async () => new f.FakeStream();
-          const connection = new f.FakeConnection();
-          const card = document.createElement("openai-realtime-voice-card");
-          card.setConfig({entity: f.ENTITY});
-          card.hass = f.fakeHass(connection);
-          document.body.append(card);
-          const $ = (s) => card.shadowRoot.querySelector(s);
+          const {card, connection, $} = await f.fakeCard(base);
           const lines = () => [...card.shadowRoot.querySelectorAll(".transcript .line:not([hidden])")]
             .map((line) => [line.classList[1], line.querySelector(".text").textContent]);
           const start = async () => {

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 
 import pytest
-import pytest_socket
 
-from .harness import Harness
+from .harness import Harness, running
 
 
 @pytest.fixture(autouse=True)
@@ -32,18 +31,7 @@ def _real_sockets(socket_enabled: None) -> None:
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     """Start the simulator, Home Assistant and Chromium once for all tests of the module."""
-    # Module fixtures are set up before the first test's `socket_enabled`; the HA test plugin
-    # has disabled sockets by then (it does before every test).
-    pytest_socket.enable_socket()
-    harness = Harness(tmp_path_factory.mktemp("e2e") / "config")
-    try:
-        harness.start()
-    except BaseException:
-        harness.stop()
-        raise
-    yield harness
-    pytest_socket.enable_socket()
-    harness.stop()
+    yield from running(Harness, tmp_path_factory.mktemp("e2e") / "config")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -13,7 +13,7 @@ the browser loads is exactly what a user installs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import json
@@ -23,7 +23,7 @@ import shutil
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from playwright.async_api import (
@@ -34,6 +34,7 @@ from playwright.async_api import (
     Playwright,
     async_playwright,
 )
+import pytest_socket
 
 from devtools import ha_instance
 from simulator import RealtimeSimulator
@@ -114,6 +115,29 @@ async def until(check: Callable[[], Any], timeout: float = 15.0, interval: float
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s: {check}")
         await asyncio.sleep(interval)
+
+
+class _World(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def running[W: _World, **P](make: Callable[P, W], *args: P.args, **kwargs: P.kwargs) -> Iterator[W]:
+    """A module fixture's world: made and started, yielded, stopped (also if it fails to start).
+
+    Module fixtures are set up before the first test's `socket_enabled`; the HA test plugin
+    has disabled sockets by then (it does before every test), as it may have by teardown.
+    """
+    pytest_socket.enable_socket()
+    world = make(*args, **kwargs)
+    try:
+        world.start()
+    except BaseException:
+        world.stop()
+        raise
+    yield world
+    pytest_socket.enable_socket()
+    world.stop()
 
 
 class Harness:

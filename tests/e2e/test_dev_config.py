@@ -19,11 +19,10 @@ from typing import Any
 import aiohttp
 from playwright.async_api import async_playwright, expect
 import pytest
-import pytest_socket
 
 from devtools import develop, ha_instance
 
-from .harness import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Harness, free_port
+from .harness import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Harness, free_port, running
 
 REPO = ha_instance.REPO
 BLUEPRINTS = {
@@ -75,16 +74,7 @@ class DevHarness(Harness):
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHarness]:
     """The dev instance, once for the module."""
-    pytest_socket.enable_socket()
-    harness = DevHarness(tmp_path_factory.mktemp("dev") / "config")
-    try:
-        harness.start()
-    except BaseException:
-        harness.stop()
-        raise
-    yield harness
-    pytest_socket.enable_socket()
-    harness.stop()
+    yield from running(DevHarness, tmp_path_factory.mktemp("dev") / "config")
 
 
 def problems_in_log(text: str) -> list[str]:
