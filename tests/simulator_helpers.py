@@ -99,6 +99,14 @@ class Sideband:
         return (await self.next("error", timeout))["error"]  # type: ignore[no-any-return]
 
 
+def function_output(call_id: str, output: str) -> dict[str, Any]:
+    """The client event that hands a function call's result (`output`, JSON) to the model."""
+    return {
+        "type": "conversation.item.create",
+        "item": {"type": "function_call_output", "call_id": call_id, "output": output},
+    }
+
+
 def conformance_errors(event: dict[str, Any]) -> list[str]:
     """How a server event departs from its schema in the spec (empty: it conforms).
 

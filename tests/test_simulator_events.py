@@ -12,7 +12,7 @@ from simulator import RealtimeSimulator, Turn
 from simulator.spec import client_events
 
 from .browser_peer import BrowserPeer
-from .simulator_helpers import conformance_errors, sideband
+from .simulator_helpers import conformance_errors, function_output, sideband
 from .voice_helpers import until
 
 
@@ -316,16 +316,7 @@ async def test_server_events_match_the_spec(simulator: RealtimeSimulator) -> Non
         turn = simulator.call(call.call_id).user_turn(Turn())
         task = call.spawn(turn)
         arguments = await ws.next("response.function_call_arguments.done")
-        await ws.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "function_call_output",
-                    "call_id": arguments["call_id"],
-                    "output": '{"ok": 1}',
-                },
-            }
-        )
+        await ws.send(function_output(arguments["call_id"], '{"ok": 1}'))
         await ws.send({"type": "response.create"})
         assert (await ws.next("response.output_audio_transcript.done"))[
             "transcript"

@@ -23,6 +23,7 @@ from .simulator_helpers import (
     TURN_OFF_WAV,
     Sideband,
     conformance_errors,
+    function_output,
     headers,
     phrase_pcm,
     read_wav,
@@ -307,16 +308,7 @@ async def test_a_request_to_switch_calls_the_tool_then_answers(
         assert (arguments["name"], json.loads(arguments["arguments"])) == (tool, {"name": name})
         assert not [e for e in events if e["type"].startswith("response.output_text")]
         output = json.dumps({"success": True, "targets": [name]})
-        await ws.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "function_call_output",
-                    "call_id": arguments["call_id"],
-                    "output": output,
-                },
-            }
-        )
+        await ws.send(function_output(arguments["call_id"], output))
         events = await _respond(ws)
         assert _text(events) == reply
         done = events[-1]["response"]
@@ -335,14 +327,7 @@ async def test_a_failed_tool_gets_an_apology(sim: RealtimeSimulator) -> None:
             e for e in await _respond(ws) if e["type"] == "response.function_call_arguments.done"
         ]
         await ws.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "function_call_output",
-                    "call_id": arguments["call_id"],
-                    "output": json.dumps({"error": "MatchFailedError"}),
-                },
-            }
+            function_output(arguments["call_id"], json.dumps({"error": "MatchFailedError"}))
         )
         assert _text(await _respond(ws)) == "Sorry, I could not turn on the garage light."
 

@@ -21,7 +21,7 @@ from simulator.sessions import effective_session
 from simulator.spec import validator
 from simulator.webhooks import sign
 
-from .simulator_helpers import headers, sideband
+from .simulator_helpers import function_output, headers, sideband
 
 SECRET = "whsec_" + base64.b64encode(b"simulator-test-signing-secret").decode()
 SDK = openai.OpenAI(api_key="sk-unused", base_url="http://127.0.0.1:9/v1")
@@ -276,16 +276,7 @@ async def test_turns_on_an_accepted_sip_call(simulator: RealtimeSimulator) -> No
         turn = asyncio.ensure_future(call.user_turn())
         heard = await ws.next("conversation.item.input_audio_transcription.completed")
         arguments = await ws.next("response.function_call_arguments.done")
-        await ws.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "function_call_output",
-                    "call_id": arguments["call_id"],
-                    "output": json.dumps({"success": True}),
-                },
-            }
-        )
+        await ws.send(function_output(arguments["call_id"], json.dumps({"success": True})))
         await turn
         await ws.send({"type": "response.create"})
         said = await ws.next("response.output_audio_transcript.done")

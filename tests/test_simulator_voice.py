@@ -16,7 +16,7 @@ from simulator.vad import Activity, VadSettings, VoiceActivity
 from simulator.webrtc import FRAME_SAMPLES
 
 from .browser_peer import BrowserPeer
-from .simulator_helpers import conformance_errors
+from .simulator_helpers import conformance_errors, function_output, sideband
 from .voice_helpers import LIGHT, Voice, until
 
 FRAME = FRAME_SAMPLES / SAMPLE_RATE
@@ -178,18 +178,8 @@ async def test_speech_plays_the_voice_turn_and_the_answer_is_heard(
         assert json.loads(arguments["arguments"]) == {"name": "Kitchen light"}
         assert peer.peak_level < 0.001  # the model has not spoken yet
 
-        peer.channel.send(
-            json.dumps(
-                {
-                    "type": "conversation.item.create",
-                    "item": {
-                        "type": "function_call_output",
-                        "call_id": arguments["call_id"],
-                        "output": json.dumps({"response_type": "action_done"}),
-                    },
-                }
-            )
-        )
+        output = json.dumps({"response_type": "action_done"})
+        peer.channel.send(json.dumps(function_output(arguments["call_id"], output)))
         peer.channel.send(json.dumps({"type": "response.create"}))
         started_audio = (await until(lambda: _events(peer, "output_audio_buffer.started")))[0]
         done = (await until(lambda: _events(peer, "response.output_audio_transcript.done")))[0]
@@ -229,22 +219,11 @@ async def test_without_a_matching_tool_the_model_just_answers(simulator: Realtim
 
 async def test_a_failed_tool_gets_the_failure_reply(simulator: RealtimeSimulator) -> None:
     call = simulator.add_call(SESSION)
-    from .simulator_helpers import sideband
-
     async with sideband(simulator, call) as ws:
         task = call.spawn(call.user_turn(VOICE_TURN))
         arguments = await ws.next("response.function_call_arguments.done")
         output = json.dumps({"error": "HomeAssistantError", "error_text": "no such light"})
-        await ws.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "function_call_output",
-                    "call_id": arguments["call_id"],
-                    "output": output,
-                },
-            }
-        )
+        await ws.send(function_output(arguments["call_id"], output))
         await ws.send({"type": "response.create"})
         said = (await ws.next("response.output_audio_transcript.done"))["transcript"]
         await task
