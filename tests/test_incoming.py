@@ -302,3 +302,29 @@ async def test_an_answer_that_fails_is_logged(
     await until(lambda: f"Could not answer call {call.call_id}" in caplog.text)
     assert entry.runtime_data.manager.calls == []
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_entry_unloads_while_a_profile_answers(
+    hass: HomeAssistant,
+    simulator: RealtimeSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The accept is in flight when the account unloads: the call is hung up, nothing crashes."""
+    entry = await _setup(hass, simulator, **{CONF_ANSWER_CALLS: True})
+    manager = entry.runtime_data.manager
+    client = await hass_client_no_auth()
+    call = simulator.add_call()
+    simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", "slow", delay=0.3)
+    body = incoming(call.call_id)
+    assert (await client.post(URL, data=body, headers=signed(body))).status == 200
+    await until(lambda: simulator.requests_to(f"/realtime/calls/{call.call_id}/accept"))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await until(lambda: call.hung_up)
+    assert manager.calls == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # The webhook is gone with the entry (HA answers unknown webhooks 200, and nothing runs).
+    events = async_capture_events(hass, EVENT_CALL_INCOMING)
+    await client.post(URL, data=body, headers=signed(body, delivery="m9"))
+    await hass.async_block_till_done()
+    assert events == []
