@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.openai_api.const import (
-    DOMAIN,
     EVENT_CALL_ACCEPTED,
     EVENT_CALL_HUNG_UP,
     EVENT_CALL_REFERRED,
@@ -20,7 +18,15 @@ from custom_components.openai_api.const import (
 )
 from simulator import RealtimeSimulator, Turn
 
-from .voice_helpers import LIGHT, SATELLITE, Voice, act, assert_refused_unsent, until
+from .voice_helpers import (
+    LIGHT,
+    SATELLITE,
+    Voice,
+    act,
+    assert_api_failure,
+    assert_refused_unsent,
+    until,
+)
 
 
 async def test_accept_with_a_session(
@@ -312,14 +318,10 @@ async def test_call_control_faults_become_clear_errors(
         async_capture_events(hass, e)
         for e in (EVENT_CALL_REJECTED, EVENT_CALL_REFERRED, EVENT_CALL_HUNG_UP)
     ]
-    with pytest.raises(HomeAssistantError) as err:
-        await act(hass, action, {"call_id": call.call_id, **extra})
-    assert not isinstance(err.value, ServiceValidationError)
-    assert err.value.translation_key == key
+    await assert_api_failure(
+        hass, loaded_entry, act(hass, action, {"call_id": call.call_id, **extra}), key
+    )
     assert all(captured == [] for captured in events)
-    assert loaded_entry.state is ConfigEntryState.LOADED
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [f["context"]["source"] for f in flows] == (["reauth"] if fault == "401" else [])
 
 
 async def test_hanging_up_a_held_call_while_the_entry_unloads(

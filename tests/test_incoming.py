@@ -24,7 +24,7 @@ from custom_components.openai_api.const import (
 )
 from custom_components.openai_api.realtime.profile import DEFAULT_PROFILE
 from custom_components.openai_api.webhook_signature import sign
-from simulator import RealtimeSimulator
+from simulator import RealtimeSimulator, SimCall
 
 from .conftest import make_entry
 from .voice_helpers import SATELLITE, until
@@ -286,6 +286,16 @@ async def test_a_declared_oversized_body_is_not_read(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def _ring_with_fault(
+    client: Any, simulator: RealtimeSimulator, call: SimCall, fault: str, **kw: Any
+) -> bytes:
+    """Deliver the incoming-call webhook of `call`, whose accept meets `fault`; its body."""
+    simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", fault, **kw)
+    body = incoming(call.call_id)
+    assert (await client.post(URL, data=body, headers=signed(body))).status == 200
+    return body
+
+
 async def test_an_answer_that_fails_is_logged(
     hass: HomeAssistant,
     simulator: RealtimeSimulator,
@@ -294,11 +304,8 @@ async def test_an_answer_that_fails_is_logged(
 ) -> None:
     """The profile's accept fails at OpenAI: a warning names the call; nothing else breaks."""
     entry = await _setup(hass, simulator, **{CONF_ANSWER_CALLS: True})
-    client = await hass_client_no_auth()
     call = simulator.add_call()
-    simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", "500")
-    body = incoming(call.call_id)
-    assert (await client.post(URL, data=body, headers=signed(body))).status == 200
+    await _ring_with_fault(await hass_client_no_auth(), simulator, call, "500")
     await until(lambda: f"Could not answer call {call.call_id}" in caplog.text)
     assert entry.runtime_data.manager.calls == []
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -315,9 +322,7 @@ async def test_entry_unloads_while_a_profile_answers(
     manager = entry.runtime_data.manager
     client = await hass_client_no_auth()
     call = simulator.add_call()
-    simulator.add_fault(f"/realtime/calls/{call.call_id}/accept", "slow", delay=0.3)
-    body = incoming(call.call_id)
-    assert (await client.post(URL, data=body, headers=signed(body))).status == 200
+    body = await _ring_with_fault(client, simulator, call, "slow", delay=0.3)
     await until(lambda: simulator.requests_to(f"/realtime/calls/{call.call_id}/accept"))
     assert await hass.config_entries.async_unload(entry.entry_id)
     await until(lambda: call.hung_up)

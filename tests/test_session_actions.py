@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
+from homeassistant.exceptions import Unauthorized
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.openai_api.const import DOMAIN, EVENT_CLIENT_SECRET
+from custom_components.openai_api.const import EVENT_CLIENT_SECRET
 from simulator import RealtimeSimulator
 
-from .voice_helpers import act, assert_refused_unsent
+from .voice_helpers import act, assert_api_failure, assert_refused_unsent
 
 TRANSLATION = {
     "expires_after": {"anchor": "created_at", "seconds": 300},
@@ -48,6 +47,15 @@ LEGACY_TRANSCRIPTION = {
     "input_audio_noise_reduction": {"type": "far_field"},
     "include": ["item.input_audio_transcription.logprobs"],
 }
+# The legacy actions, their request bodies and the paths they post to.
+LEGACY_ACTIONS = [
+    ("create_realtime_session", LEGACY, "/realtime/sessions"),
+    (
+        "create_realtime_transcription_session",
+        LEGACY_TRANSCRIPTION,
+        "/realtime/transcription_sessions",
+    ),
+]
 
 
 async def test_translation_client_secret(
@@ -61,17 +69,7 @@ async def test_translation_client_secret(
     assert events[0].data == {**response, "config_entry_id": loaded_entry.entry_id}
 
 
-@pytest.mark.parametrize(
-    ("action", "body", "path"),
-    [
-        ("create_realtime_session", LEGACY, "/realtime/sessions"),
-        (
-            "create_realtime_transcription_session",
-            LEGACY_TRANSCRIPTION,
-            "/realtime/transcription_sessions",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("action", "body", "path"), LEGACY_ACTIONS)
 async def test_legacy_sessions(
     hass: HomeAssistant,
     simulator: RealtimeSimulator,
@@ -174,12 +172,7 @@ async def test_session_actions_are_admin_only(
             TRANSLATION,
             "/realtime/translations/client_secrets",
         ),
-        ("create_realtime_session", LEGACY, "/realtime/sessions"),
-        (
-            "create_realtime_transcription_session",
-            LEGACY_TRANSCRIPTION,
-            "/realtime/transcription_sessions",
-        ),
+        *LEGACY_ACTIONS,
     ],
 )
 @pytest.mark.parametrize(
@@ -205,11 +198,5 @@ async def test_api_faults_become_clear_errors(
     """Every OpenAI failure is a translated error and fires nothing; a 401 starts reauth."""
     simulator.add_fault(path, fault, retry_after=7)
     events = async_capture_events(hass, EVENT_CLIENT_SECRET)
-    with pytest.raises(HomeAssistantError) as err:
-        await act(hass, action, body)
-    assert not isinstance(err.value, ServiceValidationError)
-    assert err.value.translation_key == key
+    await assert_api_failure(hass, loaded_entry, act(hass, action, body), key)
     assert events == []
-    assert loaded_entry.state is ConfigEntryState.LOADED
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [f["context"]["source"] for f in flows] == (["reauth"] if fault == "401" else [])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import pytest
 
 # The test light is the benchmarks' too: one setup for both (re-exported for the tests).
@@ -29,6 +29,7 @@ __all__ = [
     "SATELLITE",
     "Voice",
     "act",
+    "assert_api_failure",
     "assert_refused_unsent",
     "async_setup_test_light",
     "attach_sim_call",
@@ -41,6 +42,22 @@ async def act(hass: HomeAssistant, action: str, data: dict[str, Any], **kw: Any)
     return await hass.services.async_call(
         DOMAIN, action, data, blocking=True, return_response=True, **kw
     )
+
+
+async def assert_api_failure(
+    hass: HomeAssistant, entry: ConfigEntry, attempt: Awaitable[Any], key: str
+) -> None:
+    """`attempt` fails with OpenAI's error translated as `key`; the entry stays loaded.
+
+    A rejected key (`auth_failed`) starts reauth, and nothing else does.
+    """
+    with pytest.raises(HomeAssistantError) as err:
+        await attempt
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == key
+    assert entry.state is ConfigEntryState.LOADED
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == (["reauth"] if key == "auth_failed" else [])
 
 
 async def assert_refused_unsent(
